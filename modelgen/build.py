@@ -1,0 +1,95 @@
+"""Library entry points behind the CLI: compile a spec, write or check generated code."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from modelgen.codegen import TARGETS, render
+from modelgen.errors import ModelgenError
+from modelgen.graph import Graph, compile_file
+
+__all__ = ["generate", "write_generated", "is_up_to_date", "summary", "OUTPUT_MARK"]
+
+#: Last line of every generated file: a hash of everything above it, so modelgen can tell its
+#: own untouched output (safe to regenerate) from a file a person edited (needs --force).
+OUTPUT_MARK = "# modelgen-output-sha256: "
+
+
+def generate(spec_path: str | Path, target: str, out_dir: Path | None = None) -> tuple[Graph, str]:
+    """Compile ``spec_path`` and render it for ``target``; returns (graph, source)."""
+    if target not in TARGETS:
+        raise ModelgenError(f"unknown target '{target}': expected one of {', '.join(TARGETS)}")
+    graph = compile_file(spec_path)
+    code = render(graph, target, out_dir)
+    return graph, code + OUTPUT_MARK + hashlib.sha256(code.encode()).hexdigest() + "\n"
+
+
+def _is_pristine(text: str) -> bool:
+    body, sep, digest = text.rpartition(OUTPUT_MARK)
+    return bool(sep) and hashlib.sha256(body.encode()).hexdigest() == digest.strip()
+
+
+def is_up_to_date(path: Path, code: str) -> bool:
+    """True when ``path`` holds exactly ``code``."""
+    return path.is_file() and path.read_text(encoding="utf-8") == code
+
+
+def write_generated(path: Path, code: str, *, force: bool = False) -> None:
+    """Write ``code`` atomically. An existing file is replaced only if it is modelgen's own,
+    unedited output, or with ``force``."""
+    if path.is_dir():
+        raise ModelgenError(f"{path} is a folder; give a file name with -o")
+    if path.exists() and not force:
+        try:
+            existing = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            existing = ""
+        if not _is_pristine(existing):
+            raise ModelgenError(
+                f"{path} exists and is not modelgen's unedited output; "
+                "refusing to overwrite it (use --force to replace it)"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(code)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "(None, " + ", ".join(map(str, shape)) + ")" if shape else "(None,)"
+
+
+def summary(graph: Graph) -> str:
+    """A table like Keras' ``model.summary()``: layer, kind, output shape, parameters."""
+    rows = [("Layer", "Kind", "Output shape", "Params", "Inputs")]
+    for inp in graph.inputs:
+        rows.append((inp.name, f"input {inp.dtype}", _fmt_shape(inp.shape), "0", ""))
+    for node in graph.nodes:
+        rows.append(
+            (node.name, node.kind, _fmt_shape(node.shape), f"{node.param_count:,}",
+             ", ".join(node.inputs))  # fmt: skip
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    line = "  ".join("-" * w for w in widths)
+    out = [f"Model: {graph.spec.name}", line]
+    for i, row in enumerate(rows):
+        out.append("  ".join(c.rjust(w) if j == 3 else c.ljust(w)
+                             for j, (c, w) in enumerate(zip(row, widths))).rstrip())  # fmt: skip
+        if i == 0:
+            out.append(line)
+    out.append(line)
+    total, trainable = graph.total_params, graph.trainable_params
+    out.append(f"Total params: {total:,} ({total * 4 / 1024:.1f} KB as float32)")
+    out.append(f"Trainable params: {trainable:,}")
+    out.append(f"Non-trainable params: {total - trainable:,}")
+    out.append(f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
+               + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else ""))  # fmt: skip
+    return "\n".join(out)

@@ -1,0 +1,142 @@
+"""The `modelgen` command line: thin typer commands over the library functions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelgen import VERIFIED_KERAS, VERIFIED_TENSORFLOW, __version__
+from modelgen.errors import ModelgenError, SpecError
+
+app = typer.Typer(
+    name="modelgen",
+    help="Compile one YAML model spec into equivalent Keras 3 and low-level TensorFlow code.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+state = {"debug": False}
+
+SpecArg = Annotated[
+    Path, typer.Argument(help="The YAML spec file.", show_default=False, dir_okay=False)
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(
+            f"modelgen {__version__} (verified with TensorFlow {VERIFIED_TENSORFLOW}, "
+            f"Keras {VERIFIED_KERAS})"
+        )
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    state["debug"] = debug
+
+
+def _fail(exc: ModelgenError) -> typer.Exit:
+    if state["debug"]:
+        raise exc
+    message = exc.format() if isinstance(exc, SpecError) else f"error: {exc}"
+    typer.echo(message, err=True)
+    return typer.Exit(exc.exit_code)
+
+
+@app.command()
+def validate(spec: SpecArg) -> None:
+    """Check a spec and print its layers, output shapes and parameter counts."""
+    from modelgen.build import summary
+    from modelgen.graph import compile_file
+
+    try:
+        graph = compile_file(spec)
+    except ModelgenError as exc:
+        raise _fail(exc) from None
+    typer.echo(summary(graph))
+    typer.echo(f"{spec}: ok")
+
+
+@app.command()
+def build(
+    spec: SpecArg,
+    target: Annotated[str, typer.Option("--target", "-t", help="keras or tf.")] = "keras",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write here (default: print to stdout).", dir_okay=False),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if OUTPUT differs from what would be generated.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an edited OUTPUT.")] = False,
+) -> None:
+    """Generate the training program for a target (keras or tf)."""
+    from modelgen.build import generate, is_up_to_date, write_generated
+
+    try:
+        if check and output is None:
+            raise ModelgenError("--check needs -o FILE to compare against")
+        _, code = generate(spec, target, output.parent if output else None)
+        if check:
+            if is_up_to_date(output, code):
+                typer.echo(f"{output} is up to date")
+                return
+            typer.echo(f"{output} is out of date: run `modelgen build {spec} -t {target} -o {output}`",
+                       err=True)  # fmt: skip
+            raise typer.Exit(1)
+        if output is None:
+            sys.stdout.write(code)
+            return
+        write_generated(output, code, force=force)
+    except ModelgenError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"wrote {output} ({target} target)", err=True)
+
+
+@app.command()
+def schema(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the committed schema file is stale.")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of a spec (for editors such as yaml-language-server)."""
+    from modelgen.schema import SCHEMA_PATH, json_schema
+
+    text = json_schema()
+    if check:
+        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
+        if current != text:
+            typer.echo(f"{SCHEMA_PATH} is stale: run `modelgen schema > {SCHEMA_PATH}`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{SCHEMA_PATH} is up to date")
+        return
+    sys.stdout.write(text)
+
+
+@app.command("layers")
+def list_layers() -> None:
+    """List the layer kinds a spec may use, with an example of each."""
+    from modelgen.layers import REGISTRY
+
+    width = max(map(len, REGISTRY))
+    for kind, cls in sorted(REGISTRY.items()):
+        typer.echo(f"{kind.ljust(width)}  {cls.summary}")
+        typer.echo(f"{''.ljust(width)}  e.g. - {kind}: {cls.example}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

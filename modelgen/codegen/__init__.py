@@ -1,0 +1,69 @@
+"""Render a Graph into one self-contained Python training program for a target."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+
+from modelgen import VERIFIED_KERAS, VERIFIED_TENSORFLOW, __version__
+from modelgen.codegen.literals import identifier, py_literal
+from modelgen.errors import ModelgenError
+from modelgen.graph import Graph
+
+__all__ = ["TARGETS", "Target", "render", "template_path"]
+
+Target = Literal["keras", "tf"]
+#: target name -> template folder
+TARGETS: dict[str, str] = {"keras": "keras", "tf": "lowlevel_tf"}
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def template_path(target: str, kind: str) -> Path:
+    """Where a layer kind's emitter for ``target`` lives (naming convention)."""
+    return TEMPLATES / TARGETS[target] / "layers" / f"{kind}.py.jinja"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["py"] = py_literal
+    env.filters["ident"] = identifier
+    return env
+
+
+def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:
+    """Generated source for ``target``; ``out_dir`` is where the file will live (data paths
+    are written relative to it, so the program finds its data from any working directory)."""
+    if target not in TARGETS:
+        raise ModelgenError(f"unknown target '{target}': expected one of {', '.join(TARGETS)}")
+    data_path = graph.data_path
+    data_rel = None
+    if data_path is not None:
+        base = (out_dir or Path.cwd()).resolve()
+        data_rel = Path(os.path.relpath(data_path, base)).as_posix()
+    template = _environment().get_template(f"{TARGETS[target]}/train.py.jinja")
+    code = template.render(
+        g=graph,
+        target=target,
+        spec=graph.spec,
+        version=__version__,
+        tf_version=VERIFIED_TENSORFLOW,
+        keras_version=VERIFIED_KERAS,
+        data_rel=data_rel,
+        class_name="".join(part.capitalize() for part in graph.spec.name.split("_")) or "Model",
+    )
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:  # a bug in a template, never the user's fault
+        raise RuntimeError(f"modelgen generated invalid Python (line {exc.lineno}): {exc}") from exc
+    return code

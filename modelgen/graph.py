@@ -1,0 +1,428 @@
+"""Lower a validated Spec into a Graph: a DAG of named nodes with every shape known.
+
+All decisions live here (names, wiring, shapes, parameter counts, seeds, how the loss is
+computed), so the templates only print what this module decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelgen._yaml import LocatedDocument, load_yaml_file
+from modelgen.errors import Diagnostic, SpecError, did_you_mean
+from modelgen.layers import REGISTRY, ShapeError, Variable
+from modelgen.layers.base import LayerParams, Shape
+from modelgen.schema import validate_document
+from modelgen.schema.spec import Spec
+
+__all__ = ["Graph", "Node", "InputNode", "LossPlan", "compile_file", "lower", "RESERVED_NAMES"]
+
+#: Names the generated programs use themselves; a layer or input may not take them.
+RESERVED_NAMES = frozenset(
+    {
+        "tf", "np", "keras", "layers", "math", "json", "time", "argparse", "os", "sys", "pathlib",
+        "Path", "self", "args", "model", "inputs", "outputs", "features", "labels", "training",
+        "logits", "loss", "optimizer", "main", "data", "dataset", "x", "y",
+    }
+)  # fmt: skip
+MAX_PARAMS = 2_000_000_000
+RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
+
+
+@dataclass(frozen=True)
+class InputNode:
+    name: str
+    shape: Shape
+    dtype: str
+
+
+@dataclass
+class Node:
+    """One layer: its kind, parameters, inputs and inferred output."""
+
+    name: str
+    kind: str
+    params: LayerParams
+    inputs: list[str]
+    path: tuple[Any, ...]
+    shape: Shape = ()
+    dtype: str = "float32"
+    variables: list[Variable] = field(default_factory=list)
+    #: Seed index of each random variable initializer, and of the layer itself (dropout).
+    variable_seeds: dict[str, int] = field(default_factory=dict)
+    seed: int | None = None
+
+    @property
+    def param_count(self) -> int:
+        return sum(v.size for v in self.variables)
+
+    @property
+    def activation(self) -> str:
+        return REGISTRY[self.kind].final_activation(self.params)
+
+
+@dataclass(frozen=True)
+class LossPlan:
+    """How both targets compute the loss, decided once."""
+
+    type: str
+    from_logits: bool
+    #: True when the output ends in softmax/sigmoid and the loss is computed from the
+    #: pre-activation logits, as Keras silently does for its own softmax/sigmoid outputs.
+    on_logits: bool
+    delta: float
+    label_dtype: str
+    label_shape: Shape
+
+
+@dataclass
+class Graph:
+    spec: Spec
+    spec_sha256: str
+    spec_path: Path | None
+    inputs: list[InputNode]
+    nodes: list[Node]
+    output: Node
+    loss: LossPlan
+    #: input name -> array name in the data file (npz) or None for synthetic data.
+    features: dict[str, str]
+    seeds_used: int
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.param_count for n in self.nodes)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(v.size for n in self.nodes for v in n.variables if v.trainable)
+
+    def shape_of(self, name: str) -> Shape:
+        """Output shape of a layer or model input."""
+        for item in (*self.inputs, *self.nodes):
+            if item.name == name:
+                return item.shape
+        raise KeyError(name)
+
+    def initializers_used(self) -> set[str]:
+        return {v.initializer for n in self.nodes for v in n.variables}
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """What both targets report each step: the loss, then the spec's metrics."""
+        return ("loss", *self.spec.train.metrics)
+
+    def optimizer_slots(self) -> list[str]:
+        """Per-variable state the optimizer keeps, in the order Keras creates it."""
+        opt = self.spec.train.optimizer
+        if opt.type == "sgd":
+            return ["momentum"] if opt.momentum else []
+        if opt.type in ("adam", "adamw"):
+            return ["momentum", "velocity"] + (["velocity_hat"] if opt.amsgrad else [])
+        return (["velocity"] + (["momentum"] if opt.momentum else [])
+                + (["average_gradient"] if opt.centered else []))  # fmt: skip
+
+    def regularized(self) -> list[tuple[Node, Variable]]:
+        """(layer, weight) pairs with an L2 penalty, in Keras' order."""
+        return [(n, v) for n in self.nodes for v in n.variables if v.trainable and v.l2]
+
+    @property
+    def id_ranges(self) -> dict[str, int]:
+        """For each int32 input, the smallest vocabulary (input_dim) of the layers reading it."""
+        ranges: dict[str, int] = {}
+        for node in self.nodes:
+            for src in node.inputs:
+                if node.kind == "embedding":
+                    ranges[src] = min(ranges.get(src, node.params.input_dim), node.params.input_dim)
+        return {i.name: ranges[i.name] for i in self.inputs if i.dtype == "int32" and i.name in ranges}
+
+    @property
+    def data_path(self) -> Path | None:
+        """Absolute path of the data file, resolved against the spec file's folder."""
+        if self.spec.data.source != "npz":
+            return None
+        path = Path(self.spec.data.path)
+        if not path.is_absolute() and self.spec_path is not None:
+            path = self.spec_path.parent / path
+        return path.resolve()
+
+
+def compile_file(path: str | Path) -> Graph:
+    """Load, validate and lower a spec file (no TensorFlow involved)."""
+    doc = load_yaml_file(path)
+    spec = validate_document(doc)
+    return lower(spec, doc, Path(path))
+
+
+def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Graph:
+    """Build the graph of ``spec``; raise SpecError listing every problem found."""
+    problems: list[Diagnostic] = []
+    sha = hashlib.sha256(_source_bytes(spec_path, doc)).hexdigest()
+
+    def error(message: str, path: tuple[Any, ...], hint: str | None = None, key: bool = False):
+        problems.append(Diagnostic(message, doc.where(path, key=key), hint))
+
+    inputs = [InputNode(n, tuple(i.shape), i.dtype) for n, i in spec.model.inputs.items()]
+    for name in spec.model.inputs:
+        if name in RESERVED_NAMES or keyword.iskeyword(name):
+            error(f"input name '{name}' is reserved", ("model", "inputs", name), key=True,
+                  hint="choose another name, e.g. 'features'")  # fmt: skip
+    nodes = _name_and_wire(spec, inputs, error)
+    order = _topological(nodes, {i.name for i in inputs}, error)
+    if problems:
+        raise SpecError(problems)
+
+    shapes = {i.name: (i.shape, i.dtype) for i in inputs}
+    seed_counter = 0
+    for node in order:
+        if any(src not in shapes for src in node.inputs):
+            continue  # an upstream layer already failed
+        kind = REGISTRY[node.kind]
+        in_shapes = [shapes[src][0] for src in node.inputs]
+        in_dtypes = {shapes[src][1] for src in node.inputs}
+        where = node.path + (node.kind,)
+        if in_dtypes != {kind.input_dtype}:
+            got = ", ".join(sorted(in_dtypes))
+            hint = (
+                "integer ids feed an `embedding` layer first"
+                if "int32" in in_dtypes
+                else "give the model input `dtype: int32` for token ids"
+            )
+            error(f"layer '{node.name}' ({node.kind}) needs {kind.input_dtype} input, got {got}",
+                  where, hint, key=True)  # fmt: skip
+            continue
+        try:
+            node.shape = kind.output_shape(node.params, in_shapes)
+            node.variables = kind.variables(node.params, in_shapes)
+        except ShapeError as exc:
+            got = " and ".join(str(list(s)) for s in in_shapes)
+            error(f"layer '{node.name}' ({node.kind}) cannot take input of shape {got}: "
+                  f"{exc.message}", where, exc.hint, key=True)  # fmt: skip
+            continue
+        for var in node.variables:
+            if var.initializer in RANDOM_INITIALIZERS:
+                seed_counter += 1
+                node.variable_seeds[var.name] = seed_counter
+        if kind.uses_seed:
+            seed_counter += 1
+            node.seed = seed_counter
+        shapes[node.name] = (node.shape, "float32")
+    if problems:
+        raise SpecError(problems)
+
+    by_name = {n.name: n for n in order}
+    output = by_name[spec.model.output] if spec.model.output else nodes[-1]
+    _check_unused(spec, inputs, order, output, error)
+    total = sum(n.param_count for n in order)
+    if total > MAX_PARAMS:
+        error(f"the model has {total:,} parameters, more than modelgen's limit of {MAX_PARAMS:,}",
+              ("model", "layers"), "use fewer units or filters")  # fmt: skip
+    loss = _plan_loss(spec, output, error)
+    features = _features(spec, inputs, error)
+    _check_data_file(spec, spec_path, error)
+    if problems:
+        raise SpecError(problems)
+    return Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter)
+
+
+def _source_bytes(spec_path: Path | None, doc: LocatedDocument) -> bytes:
+    if spec_path is not None and spec_path.is_file():
+        return spec_path.read_bytes()
+    return repr(doc.data).encode()
+
+
+def _name_and_wire(spec: Spec, inputs: list[InputNode], error) -> list[Node]:
+    """Give every layer a name and its input names (default: the previous layer)."""
+    items = spec.model.layers
+    input_names = [i.name for i in inputs]
+    taken = set(input_names)
+    explicit: dict[str, int] = {}
+    for index, item in enumerate(items):
+        path = ("model", "layers", index)
+        if item.name is None:
+            continue
+        if item.name in RESERVED_NAMES or keyword.iskeyword(item.name):
+            error(f"layer name '{item.name}' is reserved", path + ("name",),
+                  "choose another name")  # fmt: skip
+        elif item.name in taken:
+            first = explicit.get(item.name)
+            where = f"layer {first}" if first is not None else "a model input"
+            error(f"name '{item.name}' is already used by {where}", path + ("name",),
+                  "give every layer and input its own name")  # fmt: skip
+        taken.add(item.name)
+        explicit[item.name] = index
+    counts: dict[str, int] = {}
+    nodes: list[Node] = []
+    for index, item in enumerate(items):
+        kind = next(k for k in type(item).model_fields if k in REGISTRY)
+        name = item.name
+        if name is None:  # Keras-style automatic names: dense, dense_1, dense_2...
+            while True:
+                n = counts.get(kind, 0)
+                counts[kind] = n + 1
+                name = kind if n == 0 else f"{kind}_{n}"
+                if name not in taken:
+                    break
+            taken.add(name)
+        path = ("model", "layers", index)
+        if item.inputs is None:
+            if index > 0:
+                sources = [nodes[-1].name]
+            elif len(input_names) == 1:
+                sources = input_names
+            else:
+                error(f"layer '{name}' must say which of the inputs {input_names} it takes",
+                      path, "add `inputs: [name, ...]` to it")  # fmt: skip
+                sources = []
+        else:
+            sources = [item.inputs] if isinstance(item.inputs, str) else list(item.inputs)
+        kind_cls = REGISTRY[kind]
+        n_in = len(sources)
+        if sources and (n_in < kind_cls.min_inputs or (kind_cls.max_inputs and n_in > kind_cls.max_inputs)):
+            want = (f"{kind_cls.min_inputs} or more" if kind_cls.max_inputs is None
+                    else str(kind_cls.min_inputs))  # fmt: skip
+            error(f"layer '{name}' ({kind}) takes {want} input(s), got {n_in}",
+                  path + (("inputs",) if item.inputs is not None else ()),
+                  "list its inputs with `inputs: [a, b]`" if kind_cls.min_inputs > 1 else None)  # fmt: skip
+        nodes.append(Node(name, kind, getattr(item, kind), sources, path))
+    known = set(input_names) | {n.name for n in nodes}
+    for node in nodes:
+        for j, src in enumerate(node.inputs):
+            if src not in known:
+                item_inputs = spec.model.layers[node.path[-1]].inputs
+                where = node.path + ("inputs",) + ((j,) if isinstance(item_inputs, list) else ())
+                hint = did_you_mean(src, known) or f"known names: {', '.join(sorted(known))}"
+                error(f"layer '{node.name}' takes input '{src}', which is not defined", where, hint)
+            elif src == node.name:
+                error(f"layer '{node.name}' takes itself as input", node.path + ("inputs",))
+    return nodes
+
+
+def _topological(nodes: list[Node], input_names: set[str], error) -> list[Node]:
+    """Order nodes so every layer comes after its inputs (stable); report cycles."""
+    by_name = {n.name: n for n in nodes}
+    done = set(input_names)
+    order: list[Node] = []
+    pending = list(nodes)
+    while pending:
+        ready = [n for n in pending if all(s in done or s not in by_name for s in n.inputs)]
+        if not ready:
+            cycle = [n.name for n in pending]
+            error("the layers form a cycle: " + " -> ".join(cycle + cycle[:1]),
+                  pending[0].path + ("inputs",), "a layer may only take layers that do not "
+                  "depend on it")  # fmt: skip
+            return order
+        first = ready[0]
+        order.append(first)
+        done.add(first.name)
+        pending.remove(first)
+    return order
+
+
+def _check_unused(spec: Spec, inputs: list[InputNode], order: list[Node], output: Node, error) -> None:
+    by_name = {n.name: n for n in order}
+    used: set[str] = set()
+    stack = [output.name]
+    while stack:
+        name = stack.pop()
+        if name in used:
+            continue
+        used.add(name)
+        if name in by_name:
+            stack.extend(by_name[name].inputs)
+    for node in order:
+        if node.name not in used:
+            error(f"layer '{node.name}' does not lead to the output '{output.name}'",
+                  node.path, "remove it, or use it as the input of a later layer")  # fmt: skip
+    for inp in inputs:
+        if inp.name not in used:
+            error(f"model input '{inp.name}' is never used", ("model", "inputs", inp.name),
+                  "remove it, or list it in a layer's `inputs:`", key=True)  # fmt: skip
+
+
+def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
+    loss = spec.train.loss
+    where = ("train", "loss")
+    shape, act = output.shape, output.activation
+    from_logits = getattr(loss, "from_logits", False)
+    num_classes = spec.data.num_classes
+    on_logits = False
+    if loss.type in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        classes = shape[-1] if shape else 0
+        if classes < 2:
+            error(f"{loss.type} needs an output with a class axis, but the output "
+                  f"'{output.name}' has shape {list(shape)}", where,
+                  "end the model with `- dense: {units: NUM_CLASSES}`")  # fmt: skip
+        elif num_classes is not None and classes != num_classes:
+            error(f"the output '{output.name}' has {classes} classes but data.num_classes is "
+                  f"{num_classes}", ("data", "num_classes"),
+                  f"set the last layer's units to {num_classes}")  # fmt: skip
+        on_logits = _check_activation(loss.type, from_logits, act, "softmax", output, where, error)
+        label_dtype, label_shape = (
+            ("int32", shape[:-1]) if loss.type.startswith("sparse") else ("float32", shape)
+        )
+    elif loss.type == "binary_crossentropy":
+        on_logits = _check_activation(loss.type, from_logits, act, "sigmoid", output, where, error)
+        label_dtype, label_shape = "float32", shape
+    else:
+        if act in ("softmax", "sigmoid"):
+            pass  # bounded regression targets are legitimate
+        label_dtype, label_shape = "float32", shape
+    for i, metric in enumerate(spec.train.metrics):
+        if metric == "accuracy" and not loss.type.endswith("crossentropy"):
+            error("metric 'accuracy' needs a crossentropy loss", ("train", "metrics", i),
+                  "use mae or mse for regression")  # fmt: skip
+    delta = getattr(loss, "delta", 1.0)
+    return LossPlan(loss.type, from_logits, on_logits, delta, label_dtype, tuple(label_shape))
+
+
+def _check_activation(loss: str, from_logits: bool, act: str, expected: str, output: Node,
+                      where: tuple[Any, ...], error) -> bool:  # fmt: skip
+    """Check the output's activation against from_logits; True when the loss uses logits."""
+    if from_logits and act in ("softmax", "sigmoid"):
+        error(f"{loss} has from_logits: true but the output '{output.name}' ends in {act}",
+              where + ("from_logits",), f"drop `activation: {act}` from the last layer, or set "
+              "from_logits: false")  # fmt: skip
+        return False
+    if not from_logits and act != expected:
+        error(f"{loss} has from_logits: false but the output '{output.name}' ends in {act}, "
+              "so it gives logits, not probabilities", where,
+              f"set `from_logits: true` (recommended) or add `activation: {expected}` "
+              "to the last layer")  # fmt: skip
+        return False
+    return not from_logits
+
+
+def _features(spec: Spec, inputs: list[InputNode], error) -> dict[str, str]:
+    data = spec.data
+    if data.source != "npz":
+        return {}
+    if isinstance(data.features, str):
+        if len(inputs) > 1:
+            error("the model has several inputs; map each to an array",
+                  ("data", "features"), "features: {" + ", ".join(
+                      f"{i.name}: ARRAY" for i in inputs) + "}")  # fmt: skip
+            return {}
+        return {inputs[0].name: data.features}
+    names = {i.name for i in inputs}
+    for key in data.features:
+        if key not in names:
+            error(f"data.features names '{key}', which is not a model input",
+                  ("data", "features", key), did_you_mean(key, names), key=True)  # fmt: skip
+    for name in names - set(data.features):
+        error(f"data.features gives no array for the model input '{name}'", ("data", "features"))
+    return dict(data.features)
+
+
+def _check_data_file(spec: Spec, spec_path: Path | None, error) -> None:
+    if spec.data.source != "npz":
+        return
+    path = Path(spec.data.path)
+    if not path.is_absolute() and spec_path is not None:
+        path = spec_path.parent / path
+    if not path.is_file():
+        error(f"data file not found: {path}", ("data", "path"),
+              "relative paths are relative to the spec file's folder")  # fmt: skip

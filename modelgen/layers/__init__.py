@@ -1,0 +1,17 @@
+"""Layer kinds: importing this package registers every kind in ``REGISTRY``."""
+
+from modelgen.layers import (  # noqa: F401  (imported for registration)
+    activation,
+    conv1d,
+    conv2d,
+    dense,
+    dropout,
+    embedding,
+    merging,
+    normalization,
+    pooling,
+    reshaping,
+)
+from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable
+
+__all__ = ["REGISTRY", "LayerKind", "ShapeError", "Variable"]

@@ -1,0 +1,20 @@
+"""activation: apply an activation function elementwise."""
+
+from modelgen.layers.base import Activation as ActivationName
+from modelgen.layers.base import LayerKind, LayerParams, Shape, register
+
+
+class ActivationParams(LayerParams):
+    activation: ActivationName
+
+
+@register
+class Activation(LayerKind):
+    kind = "activation"
+    params = ActivationParams
+    summary = "Elementwise activation (softmax over the last axis)."
+    example = "{activation: relu}"
+
+    @staticmethod
+    def output_shape(p: ActivationParams, inputs: list[Shape]) -> Shape:
+        return inputs[0]

@@ -1,0 +1,49 @@
+"""dense: a fully connected layer, ``activation(bias_add(x @ kernel, bias))`` on the last axis."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from modelgen.layers.base import (
+    Activation,
+    Initializer,
+    LayerKind,
+    LayerParams,
+    Shape,
+    ShapeError,
+    Size,
+    Variable,
+    register,
+)
+
+
+class DenseParams(LayerParams):
+    units: Size
+    activation: Activation = "linear"
+    use_bias: bool = True
+    kernel_initializer: Initializer = "glorot_uniform"
+    bias_initializer: Initializer = "zeros"
+    l2: Annotated[float, Field(ge=0)] | None = Field(None, description="L2 kernel penalty")
+
+
+@register
+class Dense(LayerKind):
+    kind = "dense"
+    params = DenseParams
+    summary = "Fully connected layer on the last axis."
+    example = "{units: 10, activation: relu}"
+
+    @staticmethod
+    def output_shape(p: DenseParams, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        if len(shape) == 0:
+            raise ShapeError("expects at least one feature axis, got a scalar per example")
+        return shape[:-1] + (p.units,)
+
+    @staticmethod
+    def variables(p: DenseParams, inputs: list[Shape]) -> list[Variable]:
+        fan_in = inputs[0][-1]
+        out = [Variable("kernel", (fan_in, p.units), p.kernel_initializer, l2=p.l2)]
+        if p.use_bias:
+            out.append(Variable("bias", (p.units,), p.bias_initializer))
+        return out

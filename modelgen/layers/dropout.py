@@ -1,0 +1,24 @@
+"""dropout: inverted dropout at training time, identity at inference."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from modelgen.layers.base import LayerKind, LayerParams, Shape, register
+
+
+class DropoutParams(LayerParams):
+    rate: Annotated[float, Field(ge=0, lt=1, description="fraction of units dropped")]
+
+
+@register
+class Dropout(LayerKind):
+    kind = "dropout"
+    params = DropoutParams
+    summary = "Inverted dropout while training; the seed is derived from the spec's seed."
+    example = "{rate: 0.25}"
+    uses_seed = True
+
+    @staticmethod
+    def output_shape(p: DropoutParams, inputs: list[Shape]) -> Shape:
+        return inputs[0]

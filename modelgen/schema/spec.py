@@ -1,0 +1,252 @@
+"""Typed models of a spec: the single source of truth for what a spec may say.
+
+Every model forbids unknown fields and does not coerce types (``"32"`` is not 32). Layer items
+are built from the layer registry, so adding a layer kind needs no change here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    create_model,
+    model_validator,
+)
+
+from modelgen.layers import REGISTRY
+
+__all__ = [
+    "Spec",
+    "Data",
+    "ModelSection",
+    "Train",
+    "Runtime",
+    "Identifier",
+    "layer_kind_of",
+    "LAYER_ITEM_KEYS",
+]
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$"),
+]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+MAX_SEED = 2**31 - 3
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# ---------------------------------------------------------------- data
+class InputSpec(Strict):
+    """One model input: the shape of one example (no batch axis) and its dtype."""
+
+    shape: Annotated[list[Annotated[int, Field(gt=0, le=1_000_000)]], Field(min_length=1, max_length=8)]
+    dtype: Literal["float32", "int32"] = "float32"
+
+
+class DataCommon(Strict):
+    batch_size: Annotated[int, Field(gt=0, le=65536)] = 32
+    validation_split: Fraction = Field(
+        0.0, description="fraction held out for validation: the last samples, as Keras does"
+    )
+    shuffle: bool = Field(True, description="reshuffle the training samples every epoch (seeded)")
+    num_classes: Annotated[int, Field(ge=2, le=1_000_000)] | None = Field(
+        None, description="number of label classes, checked against the model's output"
+    )
+
+
+class NpzData(DataCommon):
+    """Arrays from a NumPy ``.npz`` file; a relative path is relative to the spec file."""
+
+    source: Literal["npz"]
+    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    features: Annotated[str, Field(min_length=1)] | dict[Identifier, str] = Field(
+        "x", description="array name, or input name -> array name for several inputs"
+    )
+    labels: Annotated[str, Field(min_length=1)] = "y"
+
+
+class SyntheticData(DataCommon):
+    """Random features and labels shaped from the model (smoke runs, tests, benchmarks)."""
+
+    source: Literal["synthetic"]
+    num_samples: Annotated[int, Field(gt=0, le=1_000_000)] = 256
+
+
+Data = Annotated[Union[NpzData, SyntheticData], Field(discriminator="source")]
+
+
+# ---------------------------------------------------------------- model
+LAYER_ITEM_KEYS = ("name", "inputs")
+
+
+def layer_kind_of(item: Any) -> str | None:
+    """The layer kind named in a layer item: its one key that is not ``name`` or ``inputs``."""
+    if not isinstance(item, dict):
+        return None
+    kinds = [key for key in item if key not in LAYER_ITEM_KEYS]
+    return kinds[0] if len(kinds) == 1 and kinds[0] in REGISTRY else None
+
+
+def _layer_item_model(kind: str) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "name": (Identifier | None, Field(None, description="layer name (default: the kind)")),
+        "inputs": (
+            Identifier | Annotated[list[Identifier], Field(min_length=1)] | None,
+            Field(None, description="input or layer name(s); default: the previous layer"),
+        ),
+        kind: (REGISTRY[kind].params, Field(description=REGISTRY[kind].summary)),
+    }
+    return create_model(f"{REGISTRY[kind].__name__}Layer", __base__=Strict, **fields)
+
+
+LAYER_ITEM_MODELS = {kind: _layer_item_model(kind) for kind in REGISTRY}
+LayerItem = Annotated[
+    Union[tuple(Annotated[model, Tag(kind)] for kind, model in LAYER_ITEM_MODELS.items())],
+    Discriminator(
+        layer_kind_of,
+        custom_error_type="layer_kind",
+        custom_error_message="a layer item needs exactly one known layer kind",
+    ),
+]
+
+
+class ModelSection(Strict):
+    inputs: Annotated[dict[Identifier, InputSpec], Field(min_length=1)]
+    layers: Annotated[list[LayerItem], Field(min_length=1, max_length=10_000)]
+    output: Identifier | None = Field(None, description="the output layer (default: the last)")
+
+
+# ---------------------------------------------------------------- train
+class ConstantSchedule(Strict):
+    type: Literal["constant"]
+
+
+class ExponentialSchedule(Strict):
+    """``lr * decay_rate ** (step / decay_steps)`` (floored exponent with ``staircase``)."""
+
+    type: Literal["exponential"]
+    decay_steps: Annotated[int, Field(gt=0)]
+    decay_rate: PositiveFloat
+    staircase: bool = False
+
+
+class CosineSchedule(Strict):
+    """Linear warm-up from ``warmup_from`` to the learning rate, then cosine decay to ``alpha``x."""
+
+    type: Literal["cosine"]
+    decay_steps: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="default: every remaining training step after the warm-up"
+    )
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    warmup_from: Annotated[float, Field(ge=0)] = 0.0
+
+
+Schedule = Annotated[
+    Union[ConstantSchedule, ExponentialSchedule, CosineSchedule], Field(discriminator="type")
+]
+
+
+class OptimizerCommon(Strict):
+    schedule: Schedule = ConstantSchedule(type="constant")
+    clipnorm: PositiveFloat | None = Field(None, description="clip each gradient's norm")
+    global_clipnorm: PositiveFloat | None = Field(None, description="clip the global norm")
+    clipvalue: PositiveFloat | None = None
+    weight_decay: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="decoupled weight decay, applied before the update"
+    )
+
+    @model_validator(mode="after")
+    def _one_clipping(self) -> OptimizerCommon:
+        given = [k for k in ("clipnorm", "global_clipnorm", "clipvalue") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of clipnorm, global_clipnorm, clipvalue; got {given}")
+        return self
+
+
+class SGD(OptimizerCommon):
+    type: Literal["sgd"]
+    learning_rate: PositiveFloat = 0.01
+    momentum: Fraction = 0.0
+    nesterov: bool = False
+
+
+class Adam(OptimizerCommon):
+    type: Literal["adam"]
+    learning_rate: PositiveFloat = 1e-3
+    beta_1: Fraction = 0.9
+    beta_2: Fraction = 0.999
+    epsilon: PositiveFloat = 1e-7
+    amsgrad: bool = False
+
+
+class AdamW(Adam):
+    type: Literal["adamw"]  # type: ignore[assignment]
+    weight_decay: Annotated[float, Field(ge=0)] | None = 0.004
+
+
+class RMSprop(OptimizerCommon):
+    type: Literal["rmsprop"]
+    learning_rate: PositiveFloat = 1e-3
+    rho: Fraction = 0.9
+    momentum: Fraction = 0.0
+    epsilon: PositiveFloat = 1e-7
+    centered: bool = False
+
+
+Optimizer = Annotated[Union[SGD, Adam, AdamW, RMSprop], Field(discriminator="type")]
+
+
+class CrossentropyLoss(Strict):
+    type: Literal["sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"]
+    from_logits: bool = False
+
+
+class RegressionLoss(Strict):
+    type: Literal["mse", "mae"]
+
+
+class HuberLoss(Strict):
+    type: Literal["huber"]
+    delta: PositiveFloat = 1.0
+
+
+Loss = Annotated[Union[CrossentropyLoss, RegressionLoss, HuberLoss], Field(discriminator="type")]
+
+
+class Train(Strict):
+    epochs: Annotated[int, Field(gt=0, le=100_000)] = 1
+    optimizer: Optimizer = Adam(type="adam")
+    loss: Loss
+    metrics: list[Literal["accuracy", "mae", "mse"]] = []
+
+
+# ---------------------------------------------------------------- runtime
+class Runtime(Strict):
+    device: Annotated[str, StringConstraints(pattern=r"^(auto|cpu|gpu|gpu:[0-9]{1,2}|tpu)$")] = Field(
+        "auto", description="auto, cpu, gpu, gpu:N or tpu"
+    )
+    jit_compile: bool = Field(False, description="XLA-compile the train step (both targets)")
+    steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = 1
+    deterministic: bool = Field(True, description="tf.config.experimental.enable_op_determinism()")
+
+
+class Spec(Strict):
+    """A whole modelgen spec."""
+
+    name: Identifier
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    data: Data
+    model: ModelSection
+    train: Train
+    runtime: Runtime = Runtime()
