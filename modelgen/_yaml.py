@@ -85,7 +85,9 @@ def _loc(file: str, mark: yaml.Mark) -> Location:
 def load_yaml(text: str, file: str = "<string>") -> LocatedDocument:
     """Parse ``text`` as a single YAML mapping document, keeping every node's location."""
     if len(text) > MAX_BYTES:
-        raise SpecError([Diagnostic(f"file is larger than {MAX_BYTES} bytes", Location(file, 1, 1))])
+        raise SpecError(
+            [Diagnostic(f"file is larger than {MAX_BYTES} bytes", Location(file, 1, 1))]
+        )
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -177,7 +179,12 @@ def _kind(value: Any) -> str:
 
 
 def _convert(
-    node: yaml.Node, path: Path_, doc: LocatedDocument, loader: _Loader, budget: list[int], depth: int
+    node: yaml.Node,
+    path: Path_,
+    doc: LocatedDocument,
+    loader: _Loader,
+    budget: list[int],
+    depth: int,
 ) -> Any:
     here = _loc(doc.file, node.start_mark)
     budget[0] -= 1

@@ -74,15 +74,23 @@ def summary(graph: Graph) -> str:
         rows.append((inp.name, f"input {inp.dtype}", _fmt_shape(inp.shape), "0", ""))
     for node in graph.nodes:
         rows.append(
-            (node.name, node.kind, _fmt_shape(node.shape), f"{node.param_count:,}",
-             ", ".join(node.inputs))  # fmt: skip
+            (
+                node.name,
+                node.kind,
+                _fmt_shape(node.shape),
+                f"{node.param_count:,}",
+                ", ".join(node.inputs),
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     line = "  ".join("-" * w for w in widths)
     out = [f"Model: {graph.spec.name}", line]
     for i, row in enumerate(rows):
-        out.append("  ".join(c.rjust(w) if j == 3 else c.ljust(w)
-                             for j, (c, w) in enumerate(zip(row, widths))).rstrip())  # fmt: skip
+        out.append(
+            "  ".join(
+                c.rjust(w) if j == 3 else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))
+            ).rstrip()
+        )
         if i == 0:
             out.append(line)
     out.append(line)
@@ -90,6 +98,8 @@ def summary(graph: Graph) -> str:
     out.append(f"Total params: {total:,} ({total * 4 / 1024:.1f} KB as float32)")
     out.append(f"Trainable params: {trainable:,}")
     out.append(f"Non-trainable params: {total - trainable:,}")
-    out.append(f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
-               + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else ""))  # fmt: skip
+    out.append(
+        f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
+        + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else "")
+    )
     return "\n".join(out)

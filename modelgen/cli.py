@@ -72,7 +72,9 @@ def build(
     target: Annotated[str, typer.Option("--target", "-t", help="keras or tf.")] = "keras",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write here (default: print to stdout).", dir_okay=False),
+        typer.Option(
+            "--output", "-o", help="Write here (default: print to stdout).", dir_okay=False
+        ),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if OUTPUT differs from what would be generated.")
@@ -90,8 +92,10 @@ def build(
             if is_up_to_date(output, code):
                 typer.echo(f"{output} is up to date")
                 return
-            typer.echo(f"{output} is out of date: run `modelgen build {spec} -t {target} -o {output}`",
-                       err=True)  # fmt: skip
+            typer.echo(
+                f"{output} is out of date: run `modelgen build {spec} -t {target} -o {output}`",
+                err=True,
+            )
             raise typer.Exit(1)
         if output is None:
             sys.stdout.write(code)

@@ -7,6 +7,7 @@ computed), so the templates only print what this module decided.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,29 @@ __all__ = ["Graph", "Node", "InputNode", "LossPlan", "compile_file", "lower", "R
 #: Names the generated programs use themselves; a layer or input may not take them.
 RESERVED_NAMES = frozenset(
     {
-        "tf", "np", "keras", "layers", "math", "json", "time", "argparse", "os", "sys", "pathlib",
-        "Path", "self", "args", "model", "inputs", "outputs", "features", "labels", "training",
-        "logits", "loss", "optimizer", "main", "data", "dataset", "x", "y",
+        "tf",
+        "np",
+        "keras",
+        "layers",
+        "math",
+        "json",
+        "time",
+        "argparse",
+        "random",
+        "sys",
+        "Path",
+        "layer_seed",
+        "seed",
+        "self",
+        "features",
+        "training",
+        "logits",
+        "mean",
+        "variance",
+        "inv",
+        "call_seed",
     }
-)  # fmt: skip
+)
 MAX_PARAMS = 2_000_000_000
 RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
 
@@ -122,8 +141,11 @@ class Graph:
             return ["momentum"] if opt.momentum else []
         if opt.type in ("adam", "adamw"):
             return ["momentum", "velocity"] + (["velocity_hat"] if opt.amsgrad else [])
-        return (["velocity"] + (["momentum"] if opt.momentum else [])
-                + (["average_gradient"] if opt.centered else []))  # fmt: skip
+        return (
+            ["velocity"]
+            + (["momentum"] if opt.momentum else [])
+            + (["average_gradient"] if opt.centered else [])
+        )
 
     def regularized(self) -> list[tuple[Node, Variable]]:
         """(layer, weight) pairs with an L2 penalty, in Keras' order."""
@@ -137,7 +159,9 @@ class Graph:
             for src in node.inputs:
                 if node.kind == "embedding":
                     ranges[src] = min(ranges.get(src, node.params.input_dim), node.params.input_dim)
-        return {i.name: ranges[i.name] for i in self.inputs if i.dtype == "int32" and i.name in ranges}
+        return {
+            i.name: ranges[i.name] for i in self.inputs if i.dtype == "int32" and i.name in ranges
+        }
 
     @property
     def data_path(self) -> Path | None:
@@ -168,8 +192,12 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
     inputs = [InputNode(n, tuple(i.shape), i.dtype) for n, i in spec.model.inputs.items()]
     for name in spec.model.inputs:
         if name in RESERVED_NAMES or keyword.iskeyword(name):
-            error(f"input name '{name}' is reserved", ("model", "inputs", name), key=True,
-                  hint="choose another name, e.g. 'features'")  # fmt: skip
+            error(
+                f"input name '{name}' is reserved",
+                ("model", "inputs", name),
+                key=True,
+                hint="choose another name, e.g. 'features'",
+            )
     nodes = _name_and_wire(spec, inputs, error)
     order = _topological(nodes, {i.name for i in inputs}, error)
     if problems:
@@ -191,16 +219,25 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
                 if "int32" in in_dtypes
                 else "give the model input `dtype: int32` for token ids"
             )
-            error(f"layer '{node.name}' ({node.kind}) needs {kind.input_dtype} input, got {got}",
-                  where, hint, key=True)  # fmt: skip
+            error(
+                f"layer '{node.name}' ({node.kind}) needs {kind.input_dtype} input, got {got}",
+                where,
+                hint,
+                key=True,
+            )
             continue
         try:
             node.shape = kind.output_shape(node.params, in_shapes)
             node.variables = kind.variables(node.params, in_shapes)
         except ShapeError as exc:
             got = " and ".join(str(list(s)) for s in in_shapes)
-            error(f"layer '{node.name}' ({node.kind}) cannot take input of shape {got}: "
-                  f"{exc.message}", where, exc.hint, key=True)  # fmt: skip
+            error(
+                f"layer '{node.name}' ({node.kind}) cannot take input of shape {got}: "
+                f"{exc.message}",
+                where,
+                exc.hint,
+                key=True,
+            )
             continue
         for var in node.variables:
             if var.initializer in RANDOM_INITIALIZERS:
@@ -216,10 +253,14 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
     by_name = {n.name: n for n in order}
     output = by_name[spec.model.output] if spec.model.output else nodes[-1]
     _check_unused(spec, inputs, order, output, error)
+    order = _keras_order(order, output)
     total = sum(n.param_count for n in order)
     if total > MAX_PARAMS:
-        error(f"the model has {total:,} parameters, more than modelgen's limit of {MAX_PARAMS:,}",
-              ("model", "layers"), "use fewer units or filters")  # fmt: skip
+        error(
+            f"the model has {total:,} parameters, more than modelgen's limit of {MAX_PARAMS:,}",
+            ("model", "layers"),
+            "use fewer units or filters",
+        )
     loss = _plan_loss(spec, output, error)
     features = _features(spec, inputs, error)
     _check_data_file(spec, spec_path, error)
@@ -245,13 +286,15 @@ def _name_and_wire(spec: Spec, inputs: list[InputNode], error) -> list[Node]:
         if item.name is None:
             continue
         if item.name in RESERVED_NAMES or keyword.iskeyword(item.name):
-            error(f"layer name '{item.name}' is reserved", path + ("name",),
-                  "choose another name")  # fmt: skip
+            error(f"layer name '{item.name}' is reserved", path + ("name",), "choose another name")
         elif item.name in taken:
             first = explicit.get(item.name)
             where = f"layer {first}" if first is not None else "a model input"
-            error(f"name '{item.name}' is already used by {where}", path + ("name",),
-                  "give every layer and input its own name")  # fmt: skip
+            error(
+                f"name '{item.name}' is already used by {where}",
+                path + ("name",),
+                "give every layer and input its own name",
+            )
         taken.add(item.name)
         explicit[item.name] = index
     counts: dict[str, int] = {}
@@ -274,19 +317,29 @@ def _name_and_wire(spec: Spec, inputs: list[InputNode], error) -> list[Node]:
             elif len(input_names) == 1:
                 sources = input_names
             else:
-                error(f"layer '{name}' must say which of the inputs {input_names} it takes",
-                      path, "add `inputs: [name, ...]` to it")  # fmt: skip
+                error(
+                    f"layer '{name}' must say which of the inputs {input_names} it takes",
+                    path,
+                    "add `inputs: [name, ...]` to it",
+                )
                 sources = []
         else:
             sources = [item.inputs] if isinstance(item.inputs, str) else list(item.inputs)
         kind_cls = REGISTRY[kind]
         n_in = len(sources)
-        if sources and (n_in < kind_cls.min_inputs or (kind_cls.max_inputs and n_in > kind_cls.max_inputs)):
-            want = (f"{kind_cls.min_inputs} or more" if kind_cls.max_inputs is None
-                    else str(kind_cls.min_inputs))  # fmt: skip
-            error(f"layer '{name}' ({kind}) takes {want} input(s), got {n_in}",
-                  path + (("inputs",) if item.inputs is not None else ()),
-                  "list its inputs with `inputs: [a, b]`" if kind_cls.min_inputs > 1 else None)  # fmt: skip
+        if sources and (
+            n_in < kind_cls.min_inputs or (kind_cls.max_inputs and n_in > kind_cls.max_inputs)
+        ):
+            want = (
+                f"{kind_cls.min_inputs} or more"
+                if kind_cls.max_inputs is None
+                else str(kind_cls.min_inputs)
+            )
+            error(
+                f"layer '{name}' ({kind}) takes {want} input(s), got {n_in}",
+                path + (("inputs",) if item.inputs is not None else ()),
+                "list its inputs with `inputs: [a, b]`" if kind_cls.min_inputs > 1 else None,
+            )
         nodes.append(Node(name, kind, getattr(item, kind), sources, path))
     known = set(input_names) | {n.name for n in nodes}
     for node in nodes:
@@ -302,27 +355,72 @@ def _name_and_wire(spec: Spec, inputs: list[InputNode], error) -> list[Node]:
 
 
 def _topological(nodes: list[Node], input_names: set[str], error) -> list[Node]:
-    """Order nodes so every layer comes after its inputs (stable); report cycles."""
-    by_name = {n.name: n for n in nodes}
-    done = set(input_names)
+    """Order nodes so every layer comes after its inputs (stable, Kahn's algorithm)."""
+    index = {n.name: i for i, n in enumerate(nodes)}
+    waiting = {n.name: {s for s in n.inputs if s in index} for n in nodes}
+    users: dict[str, list[str]] = {n.name: [] for n in nodes}
+    for node in nodes:
+        for src in waiting[node.name]:
+            users[src].append(node.name)
+    ready = [i for i, n in enumerate(nodes) if not waiting[n.name]]
+    heapq.heapify(ready)
     order: list[Node] = []
-    pending = list(nodes)
-    while pending:
-        ready = [n for n in pending if all(s in done or s not in by_name for s in n.inputs)]
-        if not ready:
-            cycle = [n.name for n in pending]
-            error("the layers form a cycle: " + " -> ".join(cycle + cycle[:1]),
-                  pending[0].path + ("inputs",), "a layer may only take layers that do not "
-                  "depend on it")  # fmt: skip
-            return order
-        first = ready[0]
-        order.append(first)
-        done.add(first.name)
-        pending.remove(first)
+    while ready:
+        node = nodes[heapq.heappop(ready)]
+        order.append(node)
+        for user in users[node.name]:
+            waiting[user].discard(node.name)
+            if not waiting[user]:
+                heapq.heappush(ready, index[user])
+    if len(order) < len(nodes):
+        stuck = [n for n in nodes if waiting[n.name]]
+        cycle = [n.name for n in stuck]
+        error(
+            "the layers form a cycle through " + ", ".join(cycle),
+            stuck[0].path + ("inputs",),
+            "a layer may only take layers that do not depend on it",
+        )
     return order
 
 
-def _check_unused(spec: Spec, inputs: list[InputNode], order: list[Node], output: Node, error) -> None:
+def _keras_order(order: list[Node], output: Node) -> list[Node]:
+    """The layers in the order Keras' functional API lists them (``map_graph``): by decreasing
+    depth from the output, ties broken by first visit in a depth-first walk from the output.
+    Weight lists, gradient clipping and regularization sums follow this order, so the tf target
+    must too. It is a valid topological order."""
+    by_name = {n.name: n for n in order}
+    first_visit: dict[str, int] = {}
+    finished: list[str] = []
+
+    inputs_of = {name: node.inputs for name, node in by_name.items()}
+    first_visit[output.name] = 0
+    stack = [(output.name, iter(inputs_of[output.name]))]
+    done: set[str] = set()
+    while stack:  # iterative depth-first walk (deep chains exceed Python's recursion limit)
+        name, pending = stack[-1]
+        for src in pending:
+            if src not in done:
+                first_visit.setdefault(src, len(first_visit))
+                stack.append((src, iter(inputs_of.get(src, ()))))
+                break
+        else:
+            stack.pop()
+            if name not in done:
+                done.add(name)
+                finished.append(name)
+    depth: dict[str, int] = {}
+    for name in reversed(finished):
+        here = depth.setdefault(name, 0)
+        for src in by_name[name].inputs if name in by_name else ():
+            depth[src] = max(here + 1, depth.get(src, 0))
+    layers = [name for name in finished if name in by_name]
+    layers.sort(key=lambda name: (-depth[name], first_visit[name]))
+    return [by_name[name] for name in layers]
+
+
+def _check_unused(
+    spec: Spec, inputs: list[InputNode], order: list[Node], output: Node, error
+) -> None:
     by_name = {n.name: n for n in order}
     used: set[str] = set()
     stack = [output.name]
@@ -335,12 +433,19 @@ def _check_unused(spec: Spec, inputs: list[InputNode], order: list[Node], output
             stack.extend(by_name[name].inputs)
     for node in order:
         if node.name not in used:
-            error(f"layer '{node.name}' does not lead to the output '{output.name}'",
-                  node.path, "remove it, or use it as the input of a later layer")  # fmt: skip
+            error(
+                f"layer '{node.name}' does not lead to the output '{output.name}'",
+                node.path,
+                "remove it, or use it as the input of a later layer",
+            )
     for inp in inputs:
         if inp.name not in used:
-            error(f"model input '{inp.name}' is never used", ("model", "inputs", inp.name),
-                  "remove it, or list it in a layer's `inputs:`", key=True)  # fmt: skip
+            error(
+                f"model input '{inp.name}' is never used",
+                ("model", "inputs", inp.name),
+                "remove it, or list it in a layer's `inputs:`",
+                key=True,
+            )
 
 
 def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
@@ -353,13 +458,19 @@ def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
     if loss.type in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
         classes = shape[-1] if shape else 0
         if classes < 2:
-            error(f"{loss.type} needs an output with a class axis, but the output "
-                  f"'{output.name}' has shape {list(shape)}", where,
-                  "end the model with `- dense: {units: NUM_CLASSES}`")  # fmt: skip
+            error(
+                f"{loss.type} needs an output with a class axis, but the output "
+                f"'{output.name}' has shape {list(shape)}",
+                where,
+                "end the model with `- dense: {units: NUM_CLASSES}`",
+            )
         elif num_classes is not None and classes != num_classes:
-            error(f"the output '{output.name}' has {classes} classes but data.num_classes is "
-                  f"{num_classes}", ("data", "num_classes"),
-                  f"set the last layer's units to {num_classes}")  # fmt: skip
+            error(
+                f"the output '{output.name}' has {classes} classes but data.num_classes is "
+                f"{num_classes}",
+                ("data", "num_classes"),
+                f"set the last layer's units to {num_classes}",
+            )
         on_logits = _check_activation(loss.type, from_logits, act, "softmax", output, where, error)
         label_dtype, label_shape = (
             ("int32", shape[:-1]) if loss.type.startswith("sparse") else ("float32", shape)
@@ -373,25 +484,40 @@ def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
         label_dtype, label_shape = "float32", shape
     for i, metric in enumerate(spec.train.metrics):
         if metric == "accuracy" and not loss.type.endswith("crossentropy"):
-            error("metric 'accuracy' needs a crossentropy loss", ("train", "metrics", i),
-                  "use mae or mse for regression")  # fmt: skip
+            error(
+                "metric 'accuracy' needs a crossentropy loss",
+                ("train", "metrics", i),
+                "use mae or mse for regression",
+            )
     delta = getattr(loss, "delta", 1.0)
     return LossPlan(loss.type, from_logits, on_logits, delta, label_dtype, tuple(label_shape))
 
 
-def _check_activation(loss: str, from_logits: bool, act: str, expected: str, output: Node,
-                      where: tuple[Any, ...], error) -> bool:  # fmt: skip
+def _check_activation(
+    loss: str,
+    from_logits: bool,
+    act: str,
+    expected: str,
+    output: Node,
+    where: tuple[Any, ...],
+    error,
+) -> bool:
     """Check the output's activation against from_logits; True when the loss uses logits."""
     if from_logits and act in ("softmax", "sigmoid"):
-        error(f"{loss} has from_logits: true but the output '{output.name}' ends in {act}",
-              where + ("from_logits",), f"drop `activation: {act}` from the last layer, or set "
-              "from_logits: false")  # fmt: skip
+        error(
+            f"{loss} has from_logits: true but the output '{output.name}' ends in {act}",
+            where + ("from_logits",),
+            f"drop `activation: {act}` from the last layer, or set from_logits: false",
+        )
         return False
     if not from_logits and act != expected:
-        error(f"{loss} has from_logits: false but the output '{output.name}' ends in {act}, "
-              "so it gives logits, not probabilities", where,
-              f"set `from_logits: true` (recommended) or add `activation: {expected}` "
-              "to the last layer")  # fmt: skip
+        error(
+            f"{loss} has from_logits: false but the output '{output.name}' ends in {act}, "
+            "so it gives logits, not probabilities",
+            where,
+            f"set `from_logits: true` (recommended) or add `activation: {expected}` "
+            "to the last layer",
+        )
         return False
     return not from_logits
 
@@ -402,16 +528,22 @@ def _features(spec: Spec, inputs: list[InputNode], error) -> dict[str, str]:
         return {}
     if isinstance(data.features, str):
         if len(inputs) > 1:
-            error("the model has several inputs; map each to an array",
-                  ("data", "features"), "features: {" + ", ".join(
-                      f"{i.name}: ARRAY" for i in inputs) + "}")  # fmt: skip
+            error(
+                "the model has several inputs; map each to an array",
+                ("data", "features"),
+                "features: {" + ", ".join(f"{i.name}: ARRAY" for i in inputs) + "}",
+            )
             return {}
         return {inputs[0].name: data.features}
     names = {i.name for i in inputs}
     for key in data.features:
         if key not in names:
-            error(f"data.features names '{key}', which is not a model input",
-                  ("data", "features", key), did_you_mean(key, names), key=True)  # fmt: skip
+            error(
+                f"data.features names '{key}', which is not a model input",
+                ("data", "features", key),
+                did_you_mean(key, names),
+                key=True,
+            )
     for name in names - set(data.features):
         error(f"data.features gives no array for the model input '{name}'", ("data", "features"))
     return dict(data.features)
@@ -424,5 +556,8 @@ def _check_data_file(spec: Spec, spec_path: Path | None, error) -> None:
     if not path.is_absolute() and spec_path is not None:
         path = spec_path.parent / path
     if not path.is_file():
-        error(f"data file not found: {path}", ("data", "path"),
-              "relative paths are relative to the spec file's folder")  # fmt: skip
+        error(
+            f"data file not found: {path}",
+            ("data", "path"),
+            "relative paths are relative to the spec file's folder",
+        )

@@ -14,6 +14,7 @@ class Activation(LayerKind):
     params = ActivationParams
     summary = "Elementwise activation (softmax over the last axis)."
     example = "{activation: relu}"
+    example_input = (6,)
 
     @staticmethod
     def output_shape(p: ActivationParams, inputs: list[Shape]) -> Shape:

@@ -91,6 +91,8 @@ class LayerKind:
     params: ClassVar[type[LayerParams]]
     #: The layer's YAML mapping in a spec's ``layers:`` list, used in docs and tests.
     example: ClassVar[str]
+    #: Shape of one example (no batch) that ``example`` accepts; tests build models from it.
+    example_input: ClassVar[Shape]
     summary: ClassVar[str]
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
@@ -140,7 +142,9 @@ def pair(value: int | list[int], name: str) -> tuple[int, int]:
     return value[0], value[1]
 
 
-def conv_output_length(length: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
+def conv_output_length(
+    length: int, window: int, stride: int, padding: str, dilation: int = 1
+) -> int:
     """Output length of a convolution or pooling window along one axis (Keras' rule)."""
     effective = (window - 1) * dilation + 1
     if padding == "same":

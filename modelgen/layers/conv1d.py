@@ -39,6 +39,7 @@ class Conv1D(LayerKind):
     params = Conv1DParams
     summary = "1-D convolution over sequences, channels last (NWC)."
     example = "{filters: 8, kernel_size: 3, padding: same, activation: relu}"
+    example_input = (8, 3)
 
     @staticmethod
     def output_shape(p: Conv1DParams, inputs: list[Shape]) -> Shape:

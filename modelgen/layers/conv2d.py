@@ -42,6 +42,7 @@ class Conv2D(LayerKind):
     params = Conv2DParams
     summary = "2-D convolution, channels last (NHWC)."
     example = "{filters: 16, kernel_size: 3, padding: same, activation: relu}"
+    example_input = (6, 6, 2)
 
     @staticmethod
     def output_shape(p: Conv2DParams, inputs: list[Shape]) -> Shape:
@@ -62,7 +63,9 @@ class Conv2D(LayerKind):
     @staticmethod
     def variables(p: Conv2DParams, inputs: list[Shape]) -> list[Variable]:
         kh, kw = pair(p.kernel_size, "kernel_size")
-        out = [Variable("kernel", (kh, kw, inputs[0][-1], p.filters), p.kernel_initializer, l2=p.l2)]
+        out = [
+            Variable("kernel", (kh, kw, inputs[0][-1], p.filters), p.kernel_initializer, l2=p.l2)
+        ]
         if p.use_bias:
             out.append(Variable("bias", (p.filters,), p.bias_initializer))
         return out

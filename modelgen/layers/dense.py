@@ -32,6 +32,7 @@ class Dense(LayerKind):
     params = DenseParams
     summary = "Fully connected layer on the last axis."
     example = "{units: 10, activation: relu}"
+    example_input = (6,)
 
     @staticmethod
     def output_shape(p: DenseParams, inputs: list[Shape]) -> Shape:

@@ -17,6 +17,7 @@ class Dropout(LayerKind):
     params = DropoutParams
     summary = "Inverted dropout while training; the seed is derived from the spec's seed."
     example = "{rate: 0.25}"
+    example_input = (6,)
     uses_seed = True
 
     @staticmethod

@@ -14,6 +14,7 @@ class Embedding(LayerKind):
     params = EmbeddingParams
     summary = "Look up a vector for each integer id in [0, input_dim)."
     example = "{input_dim: 50, output_dim: 8}"
+    example_input = (5,)
     input_dtype = "int32"
 
     @staticmethod

@@ -13,6 +13,7 @@ class Add(LayerKind):
     params = AddParams
     summary = "Elementwise sum of two or more inputs of one shape (residual connections)."
     example = "{}"
+    example_input = (6,)
     min_inputs = 2
     max_inputs = None
 
@@ -36,6 +37,7 @@ class Concatenate(LayerKind):
     params = ConcatenateParams
     summary = "Join two or more inputs along an axis (the last by default)."
     example = "{}"
+    example_input = (6,)
     min_inputs = 2
     max_inputs = None
 

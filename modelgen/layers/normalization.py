@@ -24,6 +24,7 @@ class BatchNorm(LayerKind):
     params = BatchNormParams
     summary = "Batch normalisation over the last axis, with moving statistics."
     example = "{}"
+    example_input = (6, 6, 2)
 
     @staticmethod
     def output_shape(p: BatchNormParams, inputs: list[Shape]) -> Shape:
@@ -51,6 +52,7 @@ class LayerNorm(LayerKind):
     params = LayerNormParams
     summary = "Layer normalisation over the last axis."
     example = "{}"
+    example_input = (5, 4)
 
     @staticmethod
     def output_shape(p: LayerNormParams, inputs: list[Shape]) -> Shape:

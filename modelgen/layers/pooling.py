@@ -46,6 +46,7 @@ class MaxPool2D(LayerKind):
     params = Pool2DParams
     summary = "2-D max pooling, channels last."
     example = "{pool_size: 2}"
+    example_input = (6, 6, 2)
     output_shape = staticmethod(_pool_shape)
 
 
@@ -55,6 +56,7 @@ class AvgPool2D(LayerKind):
     params = Pool2DParams
     summary = "2-D average pooling, channels last."
     example = "{pool_size: 2}"
+    example_input = (6, 6, 2)
     output_shape = staticmethod(_pool_shape)
 
 
@@ -68,6 +70,7 @@ class GlobalAvgPool2D(LayerKind):
     params = GlobalPoolParams
     summary = "Mean over height and width: (h, w, c) -> (c,)."
     example = "{}"
+    example_input = (6, 6, 2)
 
     @staticmethod
     def output_shape(p: GlobalPoolParams, inputs: list[Shape]) -> Shape:

@@ -18,6 +18,7 @@ class Flatten(LayerKind):
     params = FlattenParams
     summary = "Flatten each example to one axis: (h, w, c) -> (h*w*c,)."
     example = "{}"
+    example_input = (3, 4)
 
     @staticmethod
     def output_shape(p: FlattenParams, inputs: list[Shape]) -> Shape:
@@ -38,7 +39,8 @@ class Reshape(LayerKind):
     kind = "reshape"
     params = ReshapeParams
     summary = "Reshape each example to target_shape (one entry may be -1)."
-    example = "{target_shape: [-1, 4]}"
+    example = "{target_shape: [2, -1]}"
+    example_input = (3, 4)
 
     @staticmethod
     def output_shape(p: ReshapeParams, inputs: list[Shape]) -> Shape:

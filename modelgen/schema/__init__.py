@@ -91,7 +91,9 @@ def _diagnostic(error: dict[str, Any], doc: LocatedDocument) -> Diagnostic:
         field, expected = ctx.get("discriminator", "type").strip("'"), ctx.get("expected_tags", "")
         if kind == "union_tag_not_found":
             return Diagnostic(
-                f"{label}: missing '{field}'", doc.where(path), f"add `{field}:` (one of {expected})"
+                f"{label}: missing '{field}'",
+                doc.where(path),
+                f"add `{field}:` (one of {expected})",
             )
         tag = str(ctx.get("tag"))
         hint = did_you_mean(tag, [t.strip(" '") for t in expected.split(",")])
@@ -126,11 +128,15 @@ def _layer_kind_diagnostic(path: tuple[Any, ...], item: Any, doc: LocatedDocumen
     example = "write a layer as `- dense: {units: 10}`"
     if not isinstance(item, dict):
         return Diagnostic(
-            f"{_label(path)}: a layer must be a mapping, got {_short(item)}", doc.where(path), example
+            f"{_label(path)}: a layer must be a mapping, got {_short(item)}",
+            doc.where(path),
+            example,
         )
     kinds = [key for key in item if key not in LAYER_ITEM_KEYS]
     if not kinds:
-        return Diagnostic(f"{_label(path)}: the layer names no layer kind", doc.where(path), example)
+        return Diagnostic(
+            f"{_label(path)}: the layer names no layer kind", doc.where(path), example
+        )
     unknown = [k for k in kinds if k not in REGISTRY]
     if unknown:
         key = unknown[0]
@@ -176,8 +182,10 @@ def _concrete(tp: Any, node: Any) -> Any:
         if origin is typing.Annotated:
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
-            members = [typing.get_origin(m) is typing.Annotated and typing.get_args(m)[0] or m
-                       for m in typing.get_args(tp)]
+            members = [
+                typing.get_origin(m) is typing.Annotated and typing.get_args(m)[0] or m
+                for m in typing.get_args(tp)
+            ]
             kind = layer_kind_of(node)
             if kind is not None and LAYER_ITEM_MODELS[kind] in members:
                 return LAYER_ITEM_MODELS[kind]

@@ -49,7 +49,9 @@ class Strict(BaseModel):
 class InputSpec(Strict):
     """One model input: the shape of one example (no batch axis) and its dtype."""
 
-    shape: Annotated[list[Annotated[int, Field(gt=0, le=1_000_000)]], Field(min_length=1, max_length=8)]
+    shape: Annotated[
+        list[Annotated[int, Field(gt=0, le=1_000_000)]], Field(min_length=1, max_length=8)
+    ]
     dtype: Literal["float32", "int32"] = "float32"
 
 
@@ -82,7 +84,7 @@ class SyntheticData(DataCommon):
     num_samples: Annotated[int, Field(gt=0, le=1_000_000)] = 256
 
 
-Data = Annotated[Union[NpzData, SyntheticData], Field(discriminator="source")]
+Data = Annotated[NpzData | SyntheticData, Field(discriminator="source")]
 
 
 # ---------------------------------------------------------------- model
@@ -111,7 +113,7 @@ def _layer_item_model(kind: str) -> type[BaseModel]:
 
 LAYER_ITEM_MODELS = {kind: _layer_item_model(kind) for kind in REGISTRY}
 LayerItem = Annotated[
-    Union[tuple(Annotated[model, Tag(kind)] for kind, model in LAYER_ITEM_MODELS.items())],
+    Union[tuple(Annotated[model, Tag(kind)] for kind, model in LAYER_ITEM_MODELS.items())],  # noqa: UP007
     Discriminator(
         layer_kind_of,
         custom_error_type="layer_kind",
@@ -153,7 +155,7 @@ class CosineSchedule(Strict):
 
 
 Schedule = Annotated[
-    Union[ConstantSchedule, ExponentialSchedule, CosineSchedule], Field(discriminator="type")
+    ConstantSchedule | ExponentialSchedule | CosineSchedule, Field(discriminator="type")
 ]
 
 
@@ -170,7 +172,9 @@ class OptimizerCommon(Strict):
     def _one_clipping(self) -> OptimizerCommon:
         given = [k for k in ("clipnorm", "global_clipnorm", "clipvalue") if getattr(self, k)]
         if len(given) > 1:
-            raise ValueError(f"give at most one of clipnorm, global_clipnorm, clipvalue; got {given}")
+            raise ValueError(
+                f"give at most one of clipnorm, global_clipnorm, clipvalue; got {given}"
+            )
         return self
 
 
@@ -204,11 +208,13 @@ class RMSprop(OptimizerCommon):
     centered: bool = False
 
 
-Optimizer = Annotated[Union[SGD, Adam, AdamW, RMSprop], Field(discriminator="type")]
+Optimizer = Annotated[SGD | Adam | AdamW | RMSprop, Field(discriminator="type")]
 
 
 class CrossentropyLoss(Strict):
-    type: Literal["sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"]
+    type: Literal[
+        "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"
+    ]
     from_logits: bool = False
 
 
@@ -221,7 +227,7 @@ class HuberLoss(Strict):
     delta: PositiveFloat = 1.0
 
 
-Loss = Annotated[Union[CrossentropyLoss, RegressionLoss, HuberLoss], Field(discriminator="type")]
+Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discriminator="type")]
 
 
 class Train(Strict):
@@ -233,8 +239,8 @@ class Train(Strict):
 
 # ---------------------------------------------------------------- runtime
 class Runtime(Strict):
-    device: Annotated[str, StringConstraints(pattern=r"^(auto|cpu|gpu|gpu:[0-9]{1,2}|tpu)$")] = Field(
-        "auto", description="auto, cpu, gpu, gpu:N or tpu"
+    device: Annotated[str, StringConstraints(pattern=r"^(auto|cpu|gpu|gpu:[0-9]{1,2}|tpu)$")] = (
+        Field("auto", description="auto, cpu, gpu, gpu:N or tpu")
     )
     jit_compile: bool = Field(False, description="XLA-compile the train step (both targets)")
     steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = 1

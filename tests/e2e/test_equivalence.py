@@ -1,0 +1,308 @@
+"""The core promise: the keras and tf targets of one spec are numerically identical.
+
+For every layer kind (from the registry), activation, initializer, loss, optimizer, schedule and
+clipping mode, both generated programs run 20 training steps on the same seeded data (shuffled,
+with dropout and a validation split) and must agree exactly: every step's loss and metrics, the
+epoch metrics and every final weight. Initial weights must be identical for every layer kind.
+
+To keep CI fast, all programs run in one Python process (tests/e2e/run_programs.py), which
+saves TensorFlow's start-up per program; tests/e2e/test_cli_e2e.py runs generated files as
+separate processes the way a user does.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelgen.build import generate
+from modelgen.layers import REGISTRY
+from tests.specs import base_spec, kind_spec, write_spec
+
+pytestmark = pytest.mark.slow
+STEPS = 20
+
+
+def _with(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    spec = copy.deepcopy(spec)
+    node = spec
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[int(last) if last.isdigit() else last] = value
+    return spec
+
+
+BASE = base_spec()
+REGRESSION = _with(_with(BASE, "train.loss", {"type": "mse"}), "train.metrics", ["mae", "mse"])
+REGRESSION = _with(REGRESSION, "model.layers.1", {"dense": {"units": 2}})
+DROPOUT_MLP = _with(
+    BASE,
+    "model.layers",
+    [
+        {"dense": {"units": 8, "activation": "relu"}},
+        {"dropout": {"rate": 0.5}},
+        {"dense": {"units": 3}},
+    ],
+)
+
+
+def _activation(name: str) -> dict[str, Any]:
+    return _with(BASE, "model.layers.0.dense.activation", name)
+
+
+CASES: dict[str, dict[str, Any]] = {f"kind-{kind}": kind_spec(kind) for kind in sorted(REGISTRY)}
+CASES |= {
+    f"activation-{a}": _activation(a) for a in ("gelu", "sigmoid", "tanh", "silu", "leaky_relu")
+}
+CASES |= {
+    "init-he": _with(
+        _with(BASE, "model.layers.0.dense.kernel_initializer", "he_normal"),
+        "model.layers.1.dense.kernel_initializer",
+        "he_uniform",
+    ),
+    "init-ones-bias": _with(BASE, "model.layers.0.dense.bias_initializer", "ones"),
+    "l2": _with(_with(BASE, "model.layers.0.dense.l2", 0.01), "model.layers.1.dense.l2", 0.001),
+    "loss-sparse-softmax": _with(
+        _with(BASE, "model.layers.1.dense.activation", "softmax"),
+        "train.loss",
+        {"type": "sparse_categorical_crossentropy"},
+    ),
+    "loss-categorical-logits": _with(
+        BASE, "train.loss", {"type": "categorical_crossentropy", "from_logits": True}
+    ),
+    "loss-categorical-softmax": _with(
+        _with(BASE, "model.layers.1.dense.activation", "softmax"),
+        "train.loss",
+        {"type": "categorical_crossentropy"},
+    ),
+    "loss-binary-logits": _with(
+        _with(BASE, "model.layers.1.dense.units", 1),
+        "train.loss",
+        {"type": "binary_crossentropy", "from_logits": True},
+    ),
+    "loss-binary-sigmoid": _with(
+        _with(
+            _with(BASE, "model.layers.1.dense.units", 1),
+            "model.layers.1.dense.activation",
+            "sigmoid",
+        ),
+        "train.loss",
+        {"type": "binary_crossentropy"},
+    ),
+    "loss-binary-multilabel": _with(
+        BASE, "train.loss", {"type": "binary_crossentropy", "from_logits": True}
+    ),
+    "loss-mse": REGRESSION,
+    "loss-mae": _with(REGRESSION, "train.loss", {"type": "mae"}),
+    "loss-huber": _with(REGRESSION, "train.loss", {"type": "huber", "delta": 0.5}),
+    "loss-mse-scalar-output": _with(REGRESSION, "model.layers.1.dense.units", 1),
+    "opt-sgd": _with(BASE, "train.optimizer", {"type": "sgd", "learning_rate": 0.05}),
+    "opt-sgd-momentum": _with(BASE, "train.optimizer", {"type": "sgd", "momentum": 0.9}),
+    "opt-sgd-nesterov": _with(
+        BASE, "train.optimizer", {"type": "sgd", "momentum": 0.9, "nesterov": True}
+    ),
+    "opt-adam-amsgrad": _with(BASE, "train.optimizer", {"type": "adam", "amsgrad": True}),
+    "opt-adamw": _with(BASE, "train.optimizer", {"type": "adamw", "learning_rate": 0.01}),
+    "opt-rmsprop": _with(BASE, "train.optimizer", {"type": "rmsprop"}),
+    "opt-rmsprop-centered-momentum": _with(
+        BASE, "train.optimizer", {"type": "rmsprop", "centered": True, "momentum": 0.5}
+    ),
+    "opt-sgd-weight-decay": _with(
+        BASE, "train.optimizer", {"type": "sgd", "momentum": 0.9, "weight_decay": 0.01}
+    ),
+    "schedule-exponential": _with(
+        BASE,
+        "train.optimizer",
+        {
+            "type": "adam",
+            "schedule": {
+                "type": "exponential",
+                "decay_steps": 4,
+                "decay_rate": 0.5,
+                "staircase": True,
+            },
+        },
+    ),
+    "schedule-cosine": _with(
+        BASE,
+        "train.optimizer",
+        {
+            "type": "sgd",
+            "learning_rate": 0.1,
+            "schedule": {"type": "cosine", "decay_steps": 15, "alpha": 0.1},
+        },
+    ),
+    "schedule-cosine-warmup": _with(
+        BASE,
+        "train.optimizer",
+        {"type": "adam", "schedule": {"type": "cosine", "warmup_steps": 5, "warmup_from": 0.0001}},
+    ),
+    "clip-norm": _with(BASE, "train.optimizer", {"type": "sgd", "clipnorm": 0.1}),
+    "clip-global-norm": _with(BASE, "train.optimizer", {"type": "adam", "global_clipnorm": 0.1}),
+    "clip-value": _with(BASE, "train.optimizer", {"type": "rmsprop", "clipvalue": 0.01}),
+    "dropout-mlp": DROPOUT_MLP,
+    "no-shuffle-no-validation": _with(
+        _with(DROPOUT_MLP, "data.shuffle", False), "data.validation_split", 0.0
+    ),
+    "dag-residual": _with(
+        BASE,
+        "model.layers",
+        [
+            {"dense": {"units": 6, "activation": "relu"}, "name": "h1"},
+            {"dense": {"units": 6}, "name": "h2"},
+            {"add": {}, "name": "skip", "inputs": ["x", "h2"]},
+            {"layer_norm": {}},
+            {"dense": {"units": 3}, "name": "head"},
+        ],
+    ),
+    "dag-two-inputs": _with(
+        _with(BASE, "model.inputs", {"x": {"shape": [6]}, "ids": {"shape": [4], "dtype": "int32"}}),
+        "model.layers",
+        [
+            {"dense": {"units": 5, "activation": "relu"}, "inputs": "x", "name": "xa"},
+            {"embedding": {"input_dim": 7, "output_dim": 3}, "inputs": "ids", "name": "emb"},
+            {"flatten": {}, "name": "emb_flat"},
+            {"concatenate": {}, "inputs": ["xa", "emb_flat"], "name": "joined"},
+            {"batch_norm": {}},
+            {"dense": {"units": 3}},
+        ],
+    ),
+}
+INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "init-", "dag-")))
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Build every case for both targets and run them all in one process."""
+    root = tmp_path_factory.mktemp("equivalence")
+    jobs: list[dict[str, Any]] = []
+    for name, spec in CASES.items():
+        folder = root / name
+        folder.mkdir()
+        spec_path = write_spec(folder, spec)
+        for target in ("keras", "tf"):
+            _, code = generate(spec_path, target, folder)
+            program = folder / f"train_{target}.py"
+            program.write_text(code, encoding="utf-8")
+            if name in INIT_CASES:
+                jobs.append(
+                    {
+                        "file": str(program),
+                        "argv": [
+                            "--max-steps",
+                            "0",
+                            "--save-weights",
+                            str(folder / f"init_{target}.npz"),
+                        ],
+                    }
+                )
+            jobs.append(
+                {
+                    "file": str(program),
+                    "argv": [
+                        "--max-steps",
+                        str(STEPS),
+                        "--save-weights",
+                        str(folder / f"final_{target}.npz"),
+                        "--metrics-out",
+                        str(folder / f"metrics_{target}.jsonl"),
+                    ],
+                }
+            )
+    (root / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("run_programs.py")),
+            str(root / "jobs.json"),
+            str(root / "results.json"),
+        ],
+        check=True,
+        timeout=1500,
+    )
+    statuses = json.loads((root / "results.json").read_text(encoding="utf-8"))
+    failed = [(job["file"], job["argv"][:2], s) for job, s in zip(jobs, statuses) if s != "ok"]
+    assert not failed, f"generated programs failed: {failed[:3]}"
+    return {name: root / name for name in CASES}
+
+
+def _weights(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def _assert_same_weights(keras_path: Path, tf_path: Path) -> None:
+    keras_w, tf_w = _weights(keras_path), _weights(tf_path)
+    assert list(keras_w) == list(tf_w), "weight names or order differ"
+    for name in keras_w:
+        assert keras_w[name].shape == tf_w[name].shape, name
+        diff = np.abs(keras_w[name] - tf_w[name]).max(initial=0.0)
+        assert diff == 0.0, f"{name}: max |keras - tf| = {diff:g}"
+
+
+@pytest.mark.parametrize("case", INIT_CASES)
+def test_initial_weights_are_identical(results: dict[str, Path], case: str) -> None:
+    folder = results[case]
+    _assert_same_weights(folder / "init_keras.npz", folder / "init_tf.npz")
+    assert _weights(folder / "init_tf.npz"), "the model has no weights to compare"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_training_is_identical(results: dict[str, Path], case: str) -> None:
+    folder = results[case]
+    records = {}
+    for target in ("keras", "tf"):
+        lines = (folder / f"metrics_{target}.jsonl").read_text(encoding="utf-8").splitlines()
+        records[target] = [json.loads(line) for line in lines]
+    steps = {t: [r for r in records[t] if r["event"] == "step"] for t in records}
+    assert len(steps["keras"]) == len(steps["tf"]) == STEPS
+    for k, t in zip(steps["keras"], steps["tf"]):
+        assert set(k) == set(t)
+        for metric in CASES[case]["train"]["metrics"] + ["loss"]:
+            assert k[metric] == t[metric], (
+                f"step {k['step']}: {metric} {k[metric]!r} != {t[metric]!r}"
+            )
+    epochs = {t: [r for r in records[t] if r["event"] == "epoch"] for t in records}
+    assert len(epochs["keras"]) == len(epochs["tf"]) >= 1
+    for k, t in zip(epochs["keras"], epochs["tf"]):
+        assert {n: v for n, v in k.items() if n != "seconds"} == {
+            n: v for n, v in t.items() if n != "seconds"
+        }
+    _assert_same_weights(folder / "final_keras.npz", folder / "final_tf.npz")
+    losses = [record["loss"] for record in steps["tf"]]
+    assert all(np.isfinite(losses)) and len(set(losses)) > 1, "the run did not train"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_tf_target_uses_no_keras(results: dict[str, Path], case: str) -> None:
+    """The low-level target may not call Keras layers, losses or optimizers."""
+    tree = ast.parse((results[case] / "train_tf.py").read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.Attribute) and node.attr == "keras":
+            pytest.fail(f"tf target uses tf.keras at line {node.lineno}")
+    assert "keras" not in imported
+    assert imported <= {
+        "argparse",
+        "json",
+        "math",
+        "random",
+        "sys",
+        "time",
+        "pathlib",
+        "numpy",
+        "tensorflow",
+    }
