@@ -1,4 +1,7 @@
-"""dense: a fully connected layer, ``activation(bias_add(x @ kernel, bias))`` on the last axis."""
+"""dense: a fully connected layer, ``activation(bias_add(x @ kernel, bias))`` on the last axis.
+
+Takes (features,) or (steps, features) per example; image-shaped input is refused (Keras would
+apply it per pixel, which is almost never meant): flatten or pool first."""
 
 from typing import Annotated
 
@@ -37,8 +40,12 @@ class Dense(LayerKind):
     @staticmethod
     def output_shape(p: DenseParams, inputs: list[Shape]) -> Shape:
         (shape,) = inputs
-        if len(shape) == 0:
-            raise ShapeError("expects at least one feature axis, got a scalar per example")
+        if len(shape) not in (1, 2):
+            raise ShapeError(
+                "expects (features,) or (steps, features) per example, "
+                f"got shape {list(shape)}",
+                "add `- flatten: {}` or `- global_avg_pool2d: {}` before it",
+            )
         return shape[:-1] + (p.units,)
 
     @staticmethod
