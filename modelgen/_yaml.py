@@ -202,7 +202,10 @@ def _convert(
     if depth > MAX_DEPTH:
         raise SpecError([Diagnostic(f"the document is nested more than {MAX_DEPTH} levels", here)])
     doc.values[path] = here
-    standard = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+    standard = {
+        yaml.MappingNode: "tag:yaml.org,2002:map",
+        yaml.SequenceNode: "tag:yaml.org,2002:seq",
+    }
     if type(node) in standard and node.tag != standard[type(node)]:
         raise SpecError([Diagnostic(f"unsupported YAML tag {node.tag}", here, "remove the tag")])
     if isinstance(node, yaml.MappingNode):

@@ -130,6 +130,12 @@ class Graph:
         return {v.initializer for n in self.nodes for v in n.variables}
 
     @property
+    def sparse_gradients(self) -> bool:
+        """True when some gradient is IndexedSlices (an embedding's), which Keras' optimizers
+        treat row by row."""
+        return any(node.kind == "embedding" for node in self.nodes)
+
+    @property
     def metric_names(self) -> tuple[str, ...]:
         """What both targets report each step: the loss, then the spec's metrics."""
         return ("loss", *self.spec.train.metrics)

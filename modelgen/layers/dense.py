@@ -42,8 +42,7 @@ class Dense(LayerKind):
         (shape,) = inputs
         if len(shape) not in (1, 2):
             raise ShapeError(
-                "expects (features,) or (steps, features) per example, "
-                f"got shape {list(shape)}",
+                f"expects (features,) or (steps, features) per example, got shape {list(shape)}",
                 "add `- flatten: {}` or `- global_avg_pool2d: {}` before it",
             )
         return shape[:-1] + (p.units,)

@@ -31,8 +31,12 @@ def errors(text: str) -> str:
 
 
 def model(layers: str, inputs: str = "x: {shape: [8, 8, 1]}") -> str:
-    return HEADER + "model:\n  inputs: {" + inputs + "}\n  layers:\n" + textwrap.indent(
-        textwrap.dedent(layers), "    "
+    return (
+        HEADER
+        + "model:\n  inputs: {"
+        + inputs
+        + "}\n  layers:\n"
+        + textwrap.indent(textwrap.dedent(layers), "    ")
     )
 
 
@@ -53,7 +57,9 @@ def test_shapes_and_parameter_counts_are_inferred():
 
 
 def test_unknown_field_suggests_the_right_one():
-    message = errors(model("- conv2d: {filter: 4, kernel_size: 3}\n- flatten: {}\n- dense: {units: 10}"))
+    message = errors(
+        model("- conv2d: {filter: 4, kernel_size: 3}\n- flatten: {}\n- dense: {units: 10}")
+    )
     assert "s.yaml:8:16: error: model.layers[0].conv2d: unknown field 'filter'" in message
     assert "did you mean 'filters'?" in message
     assert "missing required field 'filters'" in message  # several errors reported together
@@ -67,7 +73,10 @@ def test_unknown_layer_kind_suggests_a_known_one():
 
 def test_wrong_types_and_ranges_are_reported_with_the_value():
     message = errors(model("- flatten: {}\n- dense: {units: '10'}\n- dropout: {rate: 1.5}"))
-    assert "s.yaml:9:22: error: model.layers[1].dense.units: input should be a valid integer, got '10'" in message
+    assert (
+        "s.yaml:9:22: error: model.layers[1].dense.units: input should be a valid integer, got '10'"
+        in message
+    )
     assert "model.layers[2].dropout.rate: input should be less than 1, got 1.5" in message
 
 
@@ -78,7 +87,9 @@ def test_huge_sizes_are_refused_before_any_memory_is_taken():
 
 def test_dense_after_conv_without_flatten_names_both_shapes():
     message = errors(model("- conv2d: {filters: 4, kernel_size: 3}\n- dense: {units: 10}"))
-    assert "s.yaml:9:7: error: layer 'dense' (dense) cannot take input of shape [6, 6, 4]" in message
+    assert (
+        "s.yaml:9:7: error: layer 'dense' (dense) cannot take input of shape [6, 6, 4]" in message
+    )
     assert "flatten" in message
 
 
@@ -147,7 +158,8 @@ def test_num_classes_and_metrics_are_checked_against_the_output():
     )
     assert "the output 'dense' has 9 classes but data.num_classes is 10" in errors(text)
     text = model("- flatten: {}\n- dense: {units: 1}").replace(
-        "{type: sparse_categorical_crossentropy, from_logits: true}", "{type: mse}\n  metrics: [accuracy]"
+        "{type: sparse_categorical_crossentropy, from_logits: true}",
+        "{type: mse}\n  metrics: [accuracy]",
     )
     assert "metric 'accuracy' needs a crossentropy loss" in errors(text)
 
@@ -157,7 +169,10 @@ def test_optimizer_and_data_errors():
         "train:\n", "train:\n  optimizer: {type: adamm, learning_rate: 0.1}\n"
     )
     message = errors(text)
-    assert "train.optimizer.type: unknown type 'adamm'" in message and "did you mean 'adam'?" in message
+    assert (
+        "train.optimizer.type: unknown type 'adamm'" in message
+        and "did you mean 'adam'?" in message
+    )
     text = model("- flatten: {}\n- dense: {units: 10}").replace(
         "train:\n", "train:\n  optimizer: {type: sgd, clipnorm: 1.0, global_clipnorm: 1.0}\n"
     )

@@ -1,0 +1,108 @@
+"""Code generation: literals, identifiers, every example x target parses, lints and is stable."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelgen.build import generate
+from modelgen.codegen import TARGETS, template_path
+from modelgen.codegen.literals import identifier, py_literal
+from modelgen.layers import REGISTRY
+from tests.conftest import EXAMPLES, ROOT
+
+GOLDEN = ROOT / "tests" / "golden" / "expected"
+UPDATE = os.environ.get("MODELGEN_UPDATE_GOLDEN") == "1"
+
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@given(plain_values)
+def test_py_literal_round_trips_any_plain_value(value):
+    source = py_literal(value)
+    assert ast.literal_eval(source) == value
+    tree = ast.parse(source, mode="eval")
+    assert all(not isinstance(n, ast.Call | ast.Name | ast.Attribute) for n in ast.walk(tree))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["'", '"', '"""', "'''", "\\", "a\nb", "# x", "{{ x }}", "__import__('os').system('x')", "é",
+     "\x00", "\u2028", "🙂", "\\'; import os; '"],
+)  # fmt: skip
+def test_hostile_strings_stay_string_literals(hostile):
+    source = py_literal(hostile)
+    assert ast.literal_eval(source) == hostile
+    assert isinstance(ast.parse(source, mode="eval").body, ast.Constant)
+
+
+@pytest.mark.parametrize("bad", ["a b", "1a", "class", "a-b", "", "é", "a\n", None, 3])
+def test_identifier_rejects_anything_that_is_not_a_plain_name(bad):
+    with pytest.raises(ValueError):
+        identifier(bad)
+    assert identifier("conv_1") == "conv_1"
+
+
+def test_every_kind_has_an_example_and_both_emitters():
+    for kind, cls in REGISTRY.items():
+        assert cls.example and cls.summary and cls.example_input, kind
+        for target in TARGETS:
+            assert template_path(target, kind).is_file(), f"{kind} has no {target} emitter"
+    docs = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    missing = [kind for kind in REGISTRY if f"`{kind}`" not in docs]
+    assert not missing, f"docs/spec.md does not document {missing}"
+
+
+def test_examples_cover_every_layer_kind():
+    used = set()
+    for example in EXAMPLES:
+        graph, _ = generate(example, "keras")
+        used |= {node.kind for node in graph.nodes}
+    assert used == set(REGISTRY), f"no example uses {set(REGISTRY) - used}"
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_generated_code_is_stable_valid_and_matches_golden(example: Path, target: str):
+    out_dir = ROOT / "examples"  # golden files are rendered as if written beside the examples
+    graph, code = generate(example, target, out_dir)
+    assert generate(example, target, out_dir)[1] == code, "output is not byte-identical"
+    ast.parse(code)
+    assert f"spec-sha256: {graph.spec_sha256}" in code and "modelgen-version:" in code
+    golden = GOLDEN / f"{example.stem}.{target}.py"
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(code, encoding="utf-8")
+    assert golden.is_file(), "no golden file: run with MODELGEN_UPDATE_GOLDEN=1"
+    assert code == golden.read_text(encoding="utf-8"), (
+        f"{golden.name} differs: review, then MODELGEN_UPDATE_GOLDEN=1 pytest tests/unit"
+    )
+
+
+def test_generated_code_passes_ruff(tmp_path: Path):
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    files = []
+    for example in EXAMPLES:
+        for target in TARGETS:
+            path = tmp_path / f"{example.stem}_{target}.py"
+            path.write_text(generate(example, target, tmp_path)[1], encoding="utf-8")
+            files.append(str(path))
+    result = subprocess.run(
+        [ruff, "check", "--isolated", "--no-cache", "--output-format", "concise", *files],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
