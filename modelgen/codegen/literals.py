@@ -39,6 +39,6 @@ def py_literal(value: Any) -> str:
 
 def identifier(value: Any) -> str:
     """``value`` unchanged if it is a plain ASCII Python identifier and not a keyword."""
-    if not isinstance(value, str) or not _NAME.match(value) or keyword.iskeyword(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or keyword.iskeyword(value):
         raise ValueError(f"{value!r} is not a safe Python identifier")
     return value

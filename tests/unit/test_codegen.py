@@ -23,12 +23,16 @@ GOLDEN = ROOT / "tests" / "golden" / "expected"
 UPDATE = os.environ.get("MODELGEN_UPDATE_GOLDEN") == "1"
 
 plain_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
+)
 
 
 @given(plain_values)
@@ -41,9 +45,23 @@ def test_py_literal_round_trips_any_plain_value(value):
 
 @pytest.mark.parametrize(
     "hostile",
-    ["'", '"', '"""', "'''", "\\", "a\nb", "# x", "{{ x }}", "__import__('os').system('x')", "é",
-     "\x00", "\u2028", "🙂", "\\'; import os; '"],
-)  # fmt: skip
+    [
+        "'",
+        '"',
+        '"""',
+        "'''",
+        "\\",
+        "a\nb",
+        "# x",
+        "{{ x }}",
+        "__import__('os').system('x')",
+        "é",
+        "\x00",
+        "\u2028",
+        "🙂",
+        "\\'; import os; '",
+    ],
+)
 def test_hostile_strings_stay_string_literals(hostile):
     source = py_literal(hostile)
     assert ast.literal_eval(source) == hostile
@@ -103,6 +121,7 @@ def test_generated_code_passes_ruff(tmp_path: Path):
             files.append(str(path))
     result = subprocess.run(
         [ruff, "check", "--isolated", "--no-cache", "--output-format", "concise", *files],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -47,9 +47,13 @@ def test_tabs_and_syntax_errors_point_at_the_problem():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("", "the spec is empty"), ("- 1\n- 2\n", "must be a mapping of sections, found a list"),
-     ("just text", "found a string"), ("1: a\n", "mapping keys must be plain names")],
-)  # fmt: skip
+    [
+        ("", "the spec is empty"),
+        ("- 1\n- 2\n", "must be a mapping of sections, found a list"),
+        ("just text", "found a string"),
+        ("1: a\n", "mapping keys must be plain names"),
+    ],
+)
 def test_documents_that_are_not_specs(text: str, expected: str):
     assert expected in _error(text)
 

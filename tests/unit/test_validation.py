@@ -41,12 +41,14 @@ def model(layers: str, inputs: str = "x: {shape: [8, 8, 1]}") -> str:
 
 
 def test_shapes_and_parameter_counts_are_inferred():
-    g = compile_text(model("""\
+    g = compile_text(
+        model("""\
         - conv2d: {filters: 4, kernel_size: 3}
         - max_pool2d: {}
         - flatten: {}
         - dense: {units: 10}
-    """))  # fmt: skip
+    """)
+    )
     assert [(n.name, n.shape, n.param_count) for n in g.nodes] == [
         ("conv2d", (6, 6, 4), 40),
         ("max_pool2d", (3, 3, 4), 0),
@@ -94,33 +96,47 @@ def test_dense_after_conv_without_flatten_names_both_shapes():
 
 
 def test_undefined_inputs_cycles_and_unused_layers():
-    message = errors(model("""\
+    message = errors(
+        model("""\
         - {name: a, dense: {units: 4}, inputs: [flat]}
         - {name: flat, flatten: {}, inputs: [x]}
         - {name: b, dense: {units: 4}, inputs: [flatt]}
         - {name: out, dense: {units: 10}, inputs: [a]}
-    """))  # fmt: skip
+    """)
+    )
     assert "layer 'b' takes input 'flatt', which is not defined" in message
     assert "did you mean 'flat'?" in message
-    cyc = errors(model("""\
+    cyc = errors(
+        model(
+            """\
         - {name: a, dense: {units: 4}, inputs: [b]}
         - {name: b, dense: {units: 4}, inputs: [a]}
-    """, "x: {shape: [4]}"))  # fmt: skip
+    """,
+            "x: {shape: [4]}",
+        )
+    )
     assert "the layers form a cycle through a, b" in cyc
-    unused = errors(model("""\
+    unused = errors(
+        model(
+            """\
         - {name: side, dense: {units: 4}, inputs: x}
         - {name: out, dense: {units: 10}, inputs: [x]}
-    """, "x: {shape: [4]}, unused: {shape: [2]}"))  # fmt: skip
+    """,
+            "x: {shape: [4]}, unused: {shape: [2]}",
+        )
+    )
     assert "layer 'side' does not lead to the output 'out'" in unused
     assert "model input 'unused' is never used" in unused
 
 
 def test_names_are_checked():
-    message = errors(model("""\
+    message = errors(
+        model("""\
         - {name: tf, flatten: {}}
         - {name: d, dense: {units: 10}}
         - {name: d, dense: {units: 10}}
-    """))  # fmt: skip
+    """)
+    )
     assert "layer name 'tf' is reserved" in message
     assert "name 'd' is already used by layer 1" in message
     bad = errors(model("- {name: 'a b', flatten: {}}\n- dense: {units: 10}"))
@@ -128,23 +144,36 @@ def test_names_are_checked():
 
 
 def test_automatic_names_follow_keras():
-    g = compile_text(model("- flatten: {}\n- dense: {units: 4}\n- {name: dense_1, dense: {units: 4}}"
-                           "\n- dense: {units: 10}"))  # fmt: skip
+    g = compile_text(
+        model(
+            "- flatten: {}\n- dense: {units: 4}\n- {name: dense_1, dense: {units: 4}}"
+            "\n- dense: {units: 10}"
+        )
+    )
     assert [n.name for n in g.nodes] == ["flatten", "dense", "dense_1", "dense_2"]
 
 
 @pytest.mark.parametrize(
     ("loss", "last", "expected"),
     [
-        ("{type: sparse_categorical_crossentropy, from_logits: true}", "{units: 10, activation: softmax}",
-         "from_logits: true but the output 'dense' ends in softmax"),
-        ("{type: sparse_categorical_crossentropy}", "{units: 10}",
-         "from_logits: false but the output 'dense' ends in linear"),
+        (
+            "{type: sparse_categorical_crossentropy, from_logits: true}",
+            "{units: 10, activation: softmax}",
+            "from_logits: true but the output 'dense' ends in softmax",
+        ),
+        (
+            "{type: sparse_categorical_crossentropy}",
+            "{units: 10}",
+            "from_logits: false but the output 'dense' ends in linear",
+        ),
         ("{type: binary_crossentropy}", "{units: 1, activation: softmax}", "ends in softmax"),
-        ("{type: sparse_categorical_crossentropy, from_logits: true}", "{units: 1}",
-         "needs an output with a class axis"),
+        (
+            "{type: sparse_categorical_crossentropy, from_logits: true}",
+            "{units: 1}",
+            "needs an output with a class axis",
+        ),
     ],
-)  # fmt: skip
+)
 def test_loss_and_output_must_agree(loss: str, last: str, expected: str):
     text = model(f"- flatten: {{}}\n- dense: {last}").replace(
         "{type: sparse_categorical_crossentropy, from_logits: true}", loss
@@ -184,8 +213,12 @@ def test_optimizer_and_data_errors():
 
 
 def test_embedding_needs_integer_ids_and_dense_needs_floats():
-    message = errors(model("- embedding: {input_dim: 5, output_dim: 2}\n- flatten: {}\n- dense: {units: 10}",
-                           "x: {shape: [4]}"))  # fmt: skip
+    message = errors(
+        model(
+            "- embedding: {input_dim: 5, output_dim: 2}\n- flatten: {}\n- dense: {units: 10}",
+            "x: {shape: [4]}",
+        )
+    )
     assert "layer 'embedding' (embedding) needs int32 input, got float32" in message
     message = errors(model("- dense: {units: 10}", "x: {shape: [4], dtype: int32}"))
     assert "needs float32 input, got int32" in message
