@@ -25,8 +25,11 @@ MAX_BYTES = 2_000_000
 Path_ = tuple[str | int, ...]
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema booleans, nulls, ints and floats."""
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when available
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """Safe loader with YAML 1.2 core-schema booleans, nulls, ints and floats."""
 
 
 _Loader.yaml_implicit_resolvers = {}
@@ -103,9 +106,9 @@ def load_yaml(text: str, file: str = "<string>") -> LocatedDocument:
                     )
                 ]
             ) from None
-        raise _yaml_error(exc, file) from None
+        raise _yaml_error(exc, file, text) from None
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise _yaml_error(exc, file, text) from None
     finally:
         loader.dispose()
     if root is None:
@@ -161,13 +164,14 @@ def load_yaml_file(path: str | Path) -> LocatedDocument:
     return load_yaml(text.removeprefix("\ufeff"), name)
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str) -> SpecError:
+def _yaml_error(exc: yaml.YAMLError, file: str, text: str = "") -> SpecError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
     hint = None
-    if "\t" in problem or "'\\t'" in problem:
+    lines = text.splitlines()
+    if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
         hint = "indent with spaces; YAML does not allow tabs"
     return SpecError([Diagnostic(message, _loc(file, mark) if mark else None, hint)])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -27,9 +28,27 @@ def template_path(target: str, kind: str) -> Path:
     return TEMPLATES / TARGETS[target] / "layers" / f"{kind}.py.jinja"
 
 
+def _relative(target: str, kind: str) -> str:
+    return template_path(target, kind).relative_to(TEMPLATES).as_posix()
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates cached across runs (keyed by their source checksum, so never stale);
+    this keeps `modelgen build` fast. No cache when the folder cannot be created."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = root / "modelgen" / f"jinja-{__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+@functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -51,8 +70,12 @@ def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:
     if data_path is not None:
         base = (out_dir or Path.cwd()).resolve()
         data_rel = Path(os.path.relpath(data_path, base)).as_posix()
-    template = _environment().get_template(f"{TARGETS[target]}/train.py.jinja")
+    env = _environment()
+    template = env.get_template(f"{TARGETS[target]}/train.py.jinja")
+    kinds = {node.kind for node in graph.nodes}
     code = template.render(
+        # each layer kind's emitter macros, loaded once: layer_macros[kind].forward(node, g)
+        layer_macros={k: env.get_template(_relative(target, k)).module for k in kinds},
         g=graph,
         target=target,
         spec=graph.spec,

@@ -42,7 +42,8 @@ def test_several_documents_are_refused():
 def test_tabs_and_syntax_errors_point_at_the_problem():
     message = _error("a:\n\tb: 1\n")
     assert "s.yaml:2:1: error: invalid YAML" in message and "tabs" in message
-    assert "s.yaml:2:1: error: invalid YAML: expected ',' or ']'" in _error("a: [1, 2\n")
+    message = _error("a: [1, 2\n")
+    assert "s.yaml:2:1: error: invalid YAML" in message and "']'" in message
 
 
 @pytest.mark.parametrize(
