@@ -246,6 +246,15 @@ class Runtime(Strict):
     steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = 1
     deterministic: bool = Field(True, description="tf.config.experimental.enable_op_determinism()")
 
+    @model_validator(mode="after")
+    def _jit_needs_nondeterminism(self) -> Runtime:
+        if self.jit_compile and self.deterministic:
+            raise ValueError(
+                "jit_compile: true needs deterministic: false (under op determinism Keras "
+                "silently turns XLA off, so the two targets would not run the same program)"
+            )
+        return self
+
 
 class Spec(Strict):
     """A whole modelgen spec."""
