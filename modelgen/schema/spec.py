@@ -51,12 +51,14 @@ class InputSpec(Strict):
 
     shape: Annotated[
         list[Annotated[int, Field(gt=0, le=1_000_000)]], Field(min_length=1, max_length=8)
-    ]
-    dtype: Literal["float32", "int32"] = "float32"
+    ] = Field(description="shape of one example, without the batch axis, e.g. [8, 8, 1]")
+    dtype: Literal["float32", "int32"] = Field(
+        "float32", description="int32 for token ids that feed an embedding"
+    )
 
 
 class DataCommon(Strict):
-    batch_size: Annotated[int, Field(gt=0, le=65536)] = 32
+    batch_size: Annotated[int, Field(gt=0, le=65536)] = Field(32, description="examples per step")
     validation_split: Fraction = Field(
         0.0, description="fraction held out for validation: the last samples, as Keras does"
     )
@@ -70,18 +72,22 @@ class NpzData(DataCommon):
     """Arrays from a NumPy ``.npz`` file; a relative path is relative to the spec file."""
 
     source: Literal["npz"]
-    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    path: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="the .npz file, relative to the spec file's folder"
+    )
     features: Annotated[str, Field(min_length=1)] | dict[Identifier, str] = Field(
         "x", description="array name, or input name -> array name for several inputs"
     )
-    labels: Annotated[str, Field(min_length=1)] = "y"
+    labels: Annotated[str, Field(min_length=1)] = Field("y", description="label array name")
 
 
 class SyntheticData(DataCommon):
     """Random features and labels shaped from the model (smoke runs, tests, benchmarks)."""
 
     source: Literal["synthetic"]
-    num_samples: Annotated[int, Field(gt=0, le=1_000_000)] = 256
+    num_samples: Annotated[int, Field(gt=0, le=1_000_000)] = Field(
+        256, description="how many examples to generate"
+    )
 
 
 Data = Annotated[NpzData | SyntheticData, Field(discriminator="source")]
@@ -123,8 +129,12 @@ LayerItem = Annotated[
 
 
 class ModelSection(Strict):
-    inputs: Annotated[dict[Identifier, InputSpec], Field(min_length=1)]
-    layers: Annotated[list[LayerItem], Field(min_length=1, max_length=10_000)]
+    inputs: Annotated[dict[Identifier, InputSpec], Field(min_length=1)] = Field(
+        description="model inputs by name"
+    )
+    layers: Annotated[list[LayerItem], Field(min_length=1, max_length=10_000)] = Field(
+        description="the layers; see Layer kinds below"
+    )
     output: Identifier | None = Field(None, description="the output layer (default: the last)")
 
 
@@ -231,10 +241,12 @@ Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discrimina
 
 
 class Train(Strict):
-    epochs: Annotated[int, Field(gt=0, le=100_000)] = 1
-    optimizer: Optimizer = Adam(type="adam")
-    loss: Loss
-    metrics: list[Literal["accuracy", "mae", "mse"]] = []
+    epochs: Annotated[int, Field(gt=0, le=100_000)] = Field(1, description="passes over the data")
+    optimizer: Optimizer = Field(Adam(type="adam"), description="see train.optimizer below")
+    loss: Loss = Field(description="see train.loss below")
+    metrics: list[Literal["accuracy", "mae", "mse"]] = Field(
+        [], description="reported each step and epoch, next to the loss"
+    )
 
 
 # ---------------------------------------------------------------- runtime
@@ -243,7 +255,9 @@ class Runtime(Strict):
         Field("auto", description="auto, cpu, gpu, gpu:N or tpu")
     )
     jit_compile: bool = Field(False, description="XLA-compile the train step (both targets)")
-    steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = 1
+    steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        1, description="Keras target: steps per compiled call (same numbers, less overhead)"
+    )
     deterministic: bool = Field(True, description="tf.config.experimental.enable_op_determinism()")
 
     @model_validator(mode="after")
@@ -259,9 +273,11 @@ class Runtime(Strict):
 class Spec(Strict):
     """A whole modelgen spec."""
 
-    name: Identifier
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
-    data: Data
-    model: ModelSection
-    train: Train
-    runtime: Runtime = Runtime()
+    name: Identifier = Field(description="the model's name (letters, digits, _)")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(
+        0, description="seeds weights, dropout and shuffling in both targets"
+    )
+    data: Data = Field(description="see data below")
+    model: ModelSection = Field(description="inputs and layers")
+    train: Train = Field(description="see train below")
+    runtime: Runtime = Field(Runtime(), description="see runtime below")

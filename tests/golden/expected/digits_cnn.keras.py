@@ -278,27 +278,29 @@ def make_metrics():
 class StepLog(keras.callbacks.Callback):
     """Writes each step's and epoch's metrics, and stops after --max-steps updates."""
 
-    def __init__(self, log, max_steps):
+    def __init__(self, log, max_steps, steps_per_epoch):
         super().__init__()
-        self.log, self.max_steps, self.steps = log, max_steps, 0
+        self.log, self.max_steps, self.steps_per_epoch = log, max_steps, steps_per_epoch
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
+        self.epoch, self.epoch_start = epoch, time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
+        # With steps_per_execution > 1 Keras calls this once per execution; `batch` is the
+        # index of its last step in the epoch.
+        step = self.epoch * self.steps_per_epoch + batch + 1
         now = time.perf_counter() - self.start
-        self.log.write(event="step", step=self.steps, **{k: float(v) for k, v in logs.items()}, time=now)
-        if self.max_steps is not None and self.steps >= self.max_steps:
+        self.log.write(event="step", step=step, **{k: float(v) for k, v in logs.items()}, time=now)
+        if self.max_steps is not None and step >= self.max_steps:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.epoch_start
-        self.log.write(event="epoch", epoch=epoch + 1, **{k: float(v) for k, v in logs.items()},
-                       seconds=seconds)  # fmt: skip
+        metrics = {k: float(v) for k, v in logs.items()}
+        self.log.write(event="epoch", epoch=epoch + 1, **metrics, seconds=seconds)
 
 
 def main(argv=None):
@@ -326,7 +328,7 @@ def main(argv=None):
                 validation_data=val_data,
                 epochs=args.epochs,
                 steps_per_epoch=steps_per_epoch,  # one data stream over all epochs
-                callbacks=[StepLog(log, args.max_steps)],
+                callbacks=[StepLog(log, args.max_steps, steps_per_epoch)],
                 verbose=1 if sys.stdout.isatty() else 2,
             )
         if args.save_weights is not None:
@@ -336,4 +338,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 6d596e5b1c8f3e93c695dcad5d65f3ff30d670e2af1847603f116c4e00c4df14
+# modelgen-output-sha256: dd1d6a9fc9d0ffa85422699d64d42baa819742ecbbcf27aa0dca1d7b7f310efa
