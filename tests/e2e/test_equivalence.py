@@ -203,60 +203,52 @@ if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
 INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "init-", "dag-")))
 
 
+def _run_jobs(jobs: list[dict[str, Any]], folder: Path) -> None:
+    """Run generated programs in one fresh Python process and fail on any error."""
+    (folder / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    driver = str(Path(__file__).with_name("run_programs.py"))
+    runner_args = [sys.executable, driver, str(folder / "jobs.json"), str(folder / "results.json")]
+    subprocess.run(runner_args, check=True, timeout=1500)
+    statuses = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    failed = [(j["file"], j["argv"][:2], s[-800:]) for j, s in zip(jobs, statuses) if s != "ok"]
+    assert not failed, f"generated programs failed: {failed[:3]}"
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Build every case for both targets and run them all in one process."""
+    """Build every case for both targets and run them in as few processes as possible:
+    deterministic cases share one process; the others (which must not inherit TensorFlow's
+    global op-determinism setting) get one of their own."""
     root = tmp_path_factory.mktemp("equivalence")
-    jobs: list[dict[str, Any]] = []
+    groups: dict[str, list[dict[str, Any]]] = {}
     for name, spec in CASES.items():
         folder = root / name
         folder.mkdir()
         spec_path = write_spec(folder, spec)
+        group = groups.setdefault(
+            "deterministic" if spec.get("runtime", {}).get("deterministic", True) else name, []
+        )
         for target in ("keras", "tf"):
             _, code = generate(spec_path, target, folder)
             program = folder / f"train_{target}.py"
             program.write_text(code, encoding="utf-8")
             if name in INIT_CASES:
-                jobs.append(
+                init = folder / f"init_{target}.npz"
+                group.append(
                     {
                         "file": str(program),
-                        "argv": [
-                            "--max-steps",
-                            "0",
-                            "--save-weights",
-                            str(folder / f"init_{target}.npz"),
-                        ],
+                        "argv": ["--max-steps", "0", "--save-weights", str(init)],
                     }
                 )
-            jobs.append(
-                {
-                    "file": str(program),
-                    "argv": [
-                        "--max-steps",
-                        str(STEPS),
-                        "--save-weights",
-                        str(folder / f"final_{target}.npz"),
-                        "--metrics-out",
-                        str(folder / f"metrics_{target}.jsonl"),
-                    ],
-                }
-            )
-    (root / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
-    subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("run_programs.py")),
-            str(root / "jobs.json"),
-            str(root / "results.json"),
-        ],
-        check=True,
-        timeout=1500,
-    )
-    statuses = json.loads((root / "results.json").read_text(encoding="utf-8"))
-    failed = [
-        (job["file"], job["argv"][:2], s[-800:]) for job, s in zip(jobs, statuses) if s != "ok"
-    ]
-    assert not failed, f"generated programs failed: {failed[:3]}"
+            group.append({"file": str(program), "argv": [
+                "--max-steps", str(STEPS),
+                "--save-weights", str(folder / f"final_{target}.npz"),
+                "--metrics-out", str(folder / f"metrics_{target}.jsonl"),
+            ]})  # fmt: skip
+    for index, jobs in enumerate(groups.values()):
+        group_folder = root / f"_group{index}"
+        group_folder.mkdir()
+        _run_jobs(jobs, group_folder)
     return {name: root / name for name in CASES}
 
 
