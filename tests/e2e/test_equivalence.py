@@ -322,6 +322,7 @@ def test_tf_target_uses_no_keras(results: dict[str, Path], case: str) -> None:
         "json",
         "math",
         "random",
+        "resource",
         "sys",
         "time",
         "pathlib",

@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -121,35 +122,27 @@ def load_arrays(args):
     return features, labels
 
 
-def make_datasets(args):
-    """Training and validation pipelines. Training batches come from one stream over all
-    epochs: epoch e visits the samples in the order of a stateless shuffle seeded by
-    (seed, e), so both targets see the same batches however often the data is iterated.
-    The validation set is the last samples, as Keras' validation_split takes them."""
+def split_arrays(args):
+    """(train_features, train_labels, val_features, val_labels): the validation set is the
+    last samples, as Keras' validation_split takes them (None when there is none)."""
     features, labels = load_arrays(args)
     n_train = math.floor(len(labels) * (1.0 - VALIDATION_SPLIT))
-    train_x = {k: tf.constant(v[:n_train]) for k, v in features.items()}
-    train_y = tf.constant(labels[:n_train])
+    if n_train == 0:
+        sys.exit("error: no training samples left after the validation split")
+    train = ({k: v[:n_train] for k, v in features.items()}, labels[:n_train])
+    if n_train == len(labels):
+        return (*train, None, None)
+    return (*train, {k: v[n_train:] for k, v in features.items()}, labels[n_train:])
 
-    def epoch_order(epoch):
-        order = tf.range(n_train, dtype=tf.int64)
-        seed = tf.stack([tf.constant(args.seed, tf.int64), epoch])
-        order = tf.random.experimental.stateless_shuffle(order, seed=seed)
-        return tf.data.Dataset.from_tensor_slices(order).batch(args.batch_size)
 
-    def gather(index):
-        return {k: tf.gather(v, index) for k, v in train_x.items()}, tf.gather(train_y, index)
-
-    train = tf.data.Dataset.range(args.epochs, output_type=tf.int64).flat_map(epoch_order)
-    train = train.map(gather).prefetch(tf.data.AUTOTUNE)
-    val = None
-    if n_train < len(labels):
-        val = tf.data.Dataset.from_tensor_slices(
-            ({k: v[n_train:] for k, v in features.items()}, labels[n_train:])
-        )
-        val = val.batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
-    steps_per_epoch = math.ceil(n_train / args.batch_size)
-    return train, val, steps_per_epoch
+def epoch_order(epoch, count, seed):
+    """The order in which epoch `epoch` visits the `count` training samples."""
+    order = tf.range(count, dtype=tf.int64)
+    # A stateless shuffle seeded (seed, epoch): the same in both targets, however the data
+    # is iterated.
+    seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    order = tf.random.experimental.stateless_shuffle(order, seed=seed)
+    return order
 
 
 def save_weights(path, named_weights):
@@ -168,6 +161,22 @@ def load_weights(path, named_weights):
             if tuple(value.shape) != tuple(weight.shape):
                 sys.exit(f"error: weight {name!r} has shape {value.shape}, expected {weight.shape}")
             weight.assign(value)
+
+
+def finish(log, status, steps, started):
+    """Record how the run ended; a loss that stopped being finite is an error (exit 1)."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    seconds = time.perf_counter() - started
+    log.write(event="end", status=status, steps=steps, seconds=seconds, peak_rss_mb=peak_mb)
+    log.close()
+    if status == "nan":
+        sys.exit(
+            f"error: the loss stopped being finite at step {steps}; the weights were not saved. "
+            "Lower the learning rate, add clipnorm/global_clipnorm, or check the data."
+        )
+    if status == "interrupted":
+        print(f"interrupted after {steps} steps", file=sys.stderr)
+        sys.exit(130)
 
 
 class MetricsLog:
@@ -279,25 +288,54 @@ def make_metrics():
     ]
 
 
+def make_datasets(train_x, train_y, val_x, val_y, args):
+    """tf.data pipelines: one stream of training batches over all epochs (epoch e visits the
+    samples in epoch_order(e)), read with steps_per_epoch; validation batches in order."""
+    count = len(train_y)
+    features = {k: tf.constant(v) for k, v in train_x.items()}
+    labels = tf.constant(train_y)
+
+    def epoch_batches(epoch):
+        order = epoch_order(epoch, count, args.seed)
+        return tf.data.Dataset.from_tensor_slices(order).batch(args.batch_size)
+
+    def gather(index):
+        return {k: tf.gather(v, index) for k, v in features.items()}, tf.gather(labels, index)
+
+    train = tf.data.Dataset.range(args.epochs, output_type=tf.int64).flat_map(epoch_batches)
+    train = train.map(gather).prefetch(tf.data.AUTOTUNE)
+    val = None
+    if val_y is not None:
+        val = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(args.batch_size)
+    return train, val.prefetch(tf.data.AUTOTUNE) if val is not None else None
+
+
 class StepLog(keras.callbacks.Callback):
-    """Writes each step's and epoch's metrics, and stops after --max-steps updates."""
+    """Writes each step's and epoch's metrics, stops after --max-steps updates or when the loss
+    stops being finite."""
 
     def __init__(self, log, max_steps, steps_per_epoch):
         super().__init__()
         self.log, self.max_steps, self.steps_per_epoch = log, max_steps, steps_per_epoch
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        self.step, self.failed_at = 0, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch, self.epoch_start = epoch, time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1 Keras calls this once per execution; `batch` is the
         # index of its last step in the epoch.
         step = self.epoch * self.steps_per_epoch + batch + 1
-        now = time.perf_counter() - self.start
-        self.log.write(event="step", step=step, **{k: float(v) for k, v in logs.items()}, time=now)
+        seconds = (time.perf_counter() - self.batch_start) / max(1, step - self.step)
+        self.step = step
+        metrics = {k: float(v) for k, v in logs.items()}
+        self.log.write(event="step", step=step, **metrics, step_seconds=seconds)
+        if not math.isfinite(metrics["loss"]):
+            self.failed_at = step
+            self.model.stop_training = True
         if self.max_steps is not None and step >= self.max_steps:
             self.model.stop_training = True
 
@@ -309,15 +347,22 @@ class StepLog(keras.callbacks.Callback):
 
 def main(argv=None):
     args = parse_args(argv)
+    started = time.perf_counter()
     configure(args)
     device = select_device(args.device)
-    train_data, val_data, steps_per_epoch = make_datasets(args)
+    train_x, train_y, val_x, val_y = split_arrays(args)
+    steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
+    train_data, val_data = make_datasets(train_x, train_y, val_x, val_y, args)
     log = MetricsLog(args.metrics_out)
     with tf.device(device):
         model = build_model(args.seed)
         named_weights = [(w.path, w) for w in model.weights]
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
+        log.write(event="setup", target="keras", device=device, wall_clock=time.time(),
+                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
+                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)  # fmt: skip
+        status, steps = "completed", 0
         if args.max_steps != 0:
             model.compile(
                 optimizer=make_optimizer(args.epochs * steps_per_epoch),
@@ -327,19 +372,26 @@ def main(argv=None):
                 jit_compile=False,
                 steps_per_execution=1,
             )
-            model.fit(
-                train_data,
-                validation_data=val_data,
-                epochs=args.epochs,
-                steps_per_epoch=steps_per_epoch,  # one data stream over all epochs
-                callbacks=[StepLog(log, args.max_steps, steps_per_epoch)],
-                verbose=1 if sys.stdout.isatty() else 2,
-            )
-        if args.save_weights is not None:
+            step_log = StepLog(log, args.max_steps, steps_per_epoch)
+            try:
+                model.fit(
+                    train_data,
+                    validation_data=val_data,
+                    epochs=args.epochs,
+                    steps_per_epoch=steps_per_epoch,  # one data stream over all epochs
+                    callbacks=[step_log],
+                    verbose=1 if sys.stdout.isatty() else 2,
+                )
+            except KeyboardInterrupt:
+                status = "interrupted"
+            steps = step_log.step
+            if step_log.failed_at is not None:
+                status = "nan"
+        if args.save_weights is not None and status != "nan":
             save_weights(args.save_weights, named_weights)
-    log.close()
+    finish(log, status, steps, started)
 
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: a211ccb181031b6fe1ad3d15f5e2775b76595dd25705dcdedc4197be33b9f5fa
+# modelgen-output-sha256: e6ef24a781a0822bc12051fd43bd127c3c5ea5943ec3490e52ebb162f9409b56

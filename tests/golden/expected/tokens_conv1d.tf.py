@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -111,35 +112,27 @@ def load_arrays(args):
     return features, labels
 
 
-def make_datasets(args):
-    """Training and validation pipelines. Training batches come from one stream over all
-    epochs: epoch e visits the samples in the order of a stateless shuffle seeded by
-    (seed, e), so both targets see the same batches however often the data is iterated.
-    The validation set is the last samples, as Keras' validation_split takes them."""
+def split_arrays(args):
+    """(train_features, train_labels, val_features, val_labels): the validation set is the
+    last samples, as Keras' validation_split takes them (None when there is none)."""
     features, labels = load_arrays(args)
     n_train = math.floor(len(labels) * (1.0 - VALIDATION_SPLIT))
-    train_x = {k: tf.constant(v[:n_train]) for k, v in features.items()}
-    train_y = tf.constant(labels[:n_train])
+    if n_train == 0:
+        sys.exit("error: no training samples left after the validation split")
+    train = ({k: v[:n_train] for k, v in features.items()}, labels[:n_train])
+    if n_train == len(labels):
+        return (*train, None, None)
+    return (*train, {k: v[n_train:] for k, v in features.items()}, labels[n_train:])
 
-    def epoch_order(epoch):
-        order = tf.range(n_train, dtype=tf.int64)
-        seed = tf.stack([tf.constant(args.seed, tf.int64), epoch])
-        order = tf.random.experimental.stateless_shuffle(order, seed=seed)
-        return tf.data.Dataset.from_tensor_slices(order).batch(args.batch_size)
 
-    def gather(index):
-        return {k: tf.gather(v, index) for k, v in train_x.items()}, tf.gather(train_y, index)
-
-    train = tf.data.Dataset.range(args.epochs, output_type=tf.int64).flat_map(epoch_order)
-    train = train.map(gather).prefetch(tf.data.AUTOTUNE)
-    val = None
-    if n_train < len(labels):
-        val = tf.data.Dataset.from_tensor_slices(
-            ({k: v[n_train:] for k, v in features.items()}, labels[n_train:])
-        )
-        val = val.batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
-    steps_per_epoch = math.ceil(n_train / args.batch_size)
-    return train, val, steps_per_epoch
+def epoch_order(epoch, count, seed):
+    """The order in which epoch `epoch` visits the `count` training samples."""
+    order = tf.range(count, dtype=tf.int64)
+    # A stateless shuffle seeded (seed, epoch): the same in both targets, however the data
+    # is iterated.
+    seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    order = tf.random.experimental.stateless_shuffle(order, seed=seed)
+    return order
 
 
 def save_weights(path, named_weights):
@@ -158,6 +151,22 @@ def load_weights(path, named_weights):
             if tuple(value.shape) != tuple(weight.shape):
                 sys.exit(f"error: weight {name!r} has shape {value.shape}, expected {weight.shape}")
             weight.assign(value)
+
+
+def finish(log, status, steps, started):
+    """Record how the run ended; a loss that stopped being finite is an error (exit 1)."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    seconds = time.perf_counter() - started
+    log.write(event="end", status=status, steps=steps, seconds=seconds, peak_rss_mb=peak_mb)
+    log.close()
+    if status == "nan":
+        sys.exit(
+            f"error: the loss stopped being finite at step {steps}; the weights were not saved. "
+            "Lower the learning rate, add clipnorm/global_clipnorm, or check the data."
+        )
+    if status == "interrupted":
+        print(f"interrupted after {steps} steps", file=sys.stderr)
+        sys.exit(130)
 
 
 class MetricsLog:
@@ -410,75 +419,109 @@ class Metrics(tf.Module):
         for mean in self.means.values():
             mean.reset()
 
+    def results(self):
+        return {name: mean.result() for name, mean in self.means.items()}
+
     def result(self):
-        return {name: float(mean.result()) for name, mean in self.means.items()}
+        return {name: float(value) for name, value in self.results().items()}
 
 
-def train(model, train_data, val_data, steps_per_epoch, args, log):
-    """The training loop: a compiled step per batch, validation after each epoch."""
+def train(model, arrays, args, log):
+    """The training loop. The data lives in memory as tensors: each compiled step gathers its
+    batch by index, so no input pipeline runs between steps. Returns (status, steps)."""
+    train_x, train_y, val_x, val_y = arrays
+    count = len(train_y)
+    steps_per_epoch = math.ceil(count / args.batch_size)
+    features = {k: tf.constant(v) for k, v in train_x.items()}
+    labels = tf.constant(train_y)
     optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
     train_metrics, val_metrics = Metrics(), Metrics()
+    index_spec = [tf.TensorSpec([None], tf.int64)]
 
     # Traced once for any batch size (as Keras traces its step from the dataset's spec), and
     # jit_compile explicit: never "auto", so a GPU box and a CPU box run the same program.
-    @tf.function(jit_compile=JIT_COMPILE, input_signature=train_data.element_spec)
-    def train_step(features, labels):
+    @tf.function(jit_compile=JIT_COMPILE, input_signature=index_spec)
+    def train_step(index):
+        batch = {k: tf.gather(v, index) for k, v in features.items()}
+        batch_labels = tf.gather(labels, index)
         with tf.GradientTape() as tape:
-            logits, outputs = model(features, training=True)
-            loss = total_loss(model, labels, logits, outputs)
-        train_metrics.update(loss, labels, outputs)
+            logits, outputs = model(batch, training=True)
+            loss = total_loss(model, batch_labels, logits, outputs)
+        train_metrics.update(loss, batch_labels, outputs)
         gradients = tape.gradient(loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
+        return train_metrics.results()
 
-    @tf.function(jit_compile=JIT_COMPILE, reduce_retracing=True)
-    def eval_step(features, labels):
-        logits, outputs = model(features, training=False)
-        val_metrics.update(total_loss(model, labels, logits, outputs), labels, outputs)
+    if val_y is not None:
+        val_features = {k: tf.constant(v) for k, v in val_x.items()}
+        val_labels = tf.constant(val_y)
 
-    step, start = 0, time.perf_counter()
-    batches = iter(train_data)  # one stream over all epochs
-    for epoch in range(1, args.epochs + 1):
-        epoch_start = time.perf_counter()
-        train_metrics.reset()
-        for _ in range(steps_per_epoch):
-            features, labels = next(batches)
-            train_step(features, labels)
-            step += 1
-            log.write(event="step", step=step, **train_metrics.result(), time=time.perf_counter() - start)
+        @tf.function(jit_compile=JIT_COMPILE, input_signature=index_spec)
+        def eval_step(index):
+            batch = {k: tf.gather(v, index) for k, v in val_features.items()}
+            batch_labels = tf.gather(val_labels, index)
+            logits, outputs = model(batch, training=False)
+            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+
+    step = 0
+    try:
+        for epoch in range(1, args.epochs + 1):
+            epoch_start = time.perf_counter()
+            train_metrics.reset()
+            order = epoch_order(epoch - 1, count, args.seed)
+            sizes = [min(args.batch_size, count - b) for b in range(0, count, args.batch_size)]
+            for index in tf.split(order, sizes):  # this epoch's batches, as sample indices
+                step_start = time.perf_counter()
+                # Converting the results to Python floats waits for the step to finish.
+                metrics = {k: float(v) for k, v in train_step(index).items()}
+                step += 1
+                seconds = time.perf_counter() - step_start
+                log.write(event="step", step=step, **metrics, step_seconds=seconds)
+                if not math.isfinite(metrics["loss"]):
+                    return "nan", step
+                if step == args.max_steps:
+                    break
+            logs = train_metrics.result()
+            if val_y is not None:
+                val_metrics.reset()
+                for begin in range(0, len(val_y), args.batch_size):
+                    eval_step(tf.range(begin, min(begin + args.batch_size, len(val_y)), dtype=tf.int64))
+                logs.update({f"val_{name}": value for name, value in val_metrics.result().items()})
+            seconds = time.perf_counter() - epoch_start
+            shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
+            print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
+            log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
             if step == args.max_steps:
                 break
-        logs = train_metrics.result()
-        if val_data is not None:
-            val_metrics.reset()
-            for features, labels in val_data:
-                eval_step(features, labels)
-            logs.update({f"val_{name}": value for name, value in val_metrics.result().items()})
-        seconds = time.perf_counter() - epoch_start
-        shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
-        print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
-        log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
-        if step == args.max_steps:
-            break
+    except KeyboardInterrupt:
+        return "interrupted", step
+    return "completed", step
 
 
 def main(argv=None):
     args = parse_args(argv)
+    started = time.perf_counter()
     configure(args)
     device = select_device(args.device)
-    train_data, val_data, steps_per_epoch = make_datasets(args)
+    arrays = split_arrays(args)
     log = MetricsLog(args.metrics_out)
     # Explicit placement: variables and every op of the step live on `device`.
     with tf.device(device):
         model = TokensConv1d(args.seed)
         if args.init_weights is not None:
             load_weights(args.init_weights, model.named_weights)
+        log.write(event="setup", target="tf", device=device, wall_clock=time.time(),
+                  build_seconds=time.perf_counter() - started, train_examples=len(arrays[1]),
+                  batch_size=args.batch_size,
+                  steps_per_epoch=math.ceil(len(arrays[1]) / args.batch_size))  # fmt: skip
+        status, steps = "completed", 0
         if args.max_steps != 0:
-            train(model, train_data, val_data, steps_per_epoch, args, log)
-        if args.save_weights is not None:
+            status, steps = train(model, arrays, args, log)
+        if args.save_weights is not None and status != "nan":
             save_weights(args.save_weights, model.named_weights)
-    log.close()
+    finish(log, status, steps, started)
 
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 577abd2e904310e1f5d6a712876c90c6be5d323ac2082d7ab56d284a103b696b
+# modelgen-output-sha256: ba35d809c004df6021d158497ceb2253c41e2f5138d04945a34820f8a0c8d1fe
