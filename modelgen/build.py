@@ -6,25 +6,44 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from modelgen.codegen import TARGETS, render
 from modelgen.errors import ModelgenError
 from modelgen.graph import Graph, compile_file
 
-__all__ = ["generate", "write_generated", "is_up_to_date", "summary", "OUTPUT_MARK"]
+__all__ = [
+    "generate",
+    "render_program",
+    "write_generated",
+    "is_up_to_date",
+    "summary",
+    "OUTPUT_MARK",
+]
 
 #: Last line of every generated file: a hash of everything above it, so modelgen can tell its
 #: own untouched output (safe to regenerate) from a file a person edited (needs --force).
 OUTPUT_MARK = "# modelgen-output-sha256: "
 
 
-def generate(spec_path: str | Path, target: str, out_dir: Path | None = None) -> tuple[Graph, str]:
-    """Compile ``spec_path`` and render it for ``target``; returns (graph, source)."""
+def generate(
+    spec_path: str | Path,
+    target: str,
+    out_dir: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Graph, str]:
+    """Compile ``spec_path`` (with dotted-path ``overrides`` such as
+    ``{"runtime.jit_compile": True}``) and render it for ``target``; returns (graph, source)."""
     if target not in TARGETS:
         raise ModelgenError(f"unknown target '{target}': expected one of {', '.join(TARGETS)}")
-    graph = compile_file(spec_path)
+    graph = compile_file(spec_path, overrides)
+    return graph, render_program(graph, target, out_dir)
+
+
+def render_program(graph: Graph, target: str, out_dir: Path | None = None) -> str:
+    """The generated file's text, ending with the hash line that marks it as modelgen's."""
     code = render(graph, target, out_dir)
-    return graph, code + OUTPUT_MARK + hashlib.sha256(code.encode()).hexdigest() + "\n"
+    return code + OUTPUT_MARK + hashlib.sha256(code.encode()).hexdigest() + "\n"
 
 
 def _is_pristine(text: str) -> bool:

@@ -106,6 +106,73 @@ def build(
     typer.echo(f"wrote {output} ({target} target)", err=True)
 
 
+TargetOption = Annotated[str, typer.Option("--target", "-t", help="keras or tf.")]
+DeviceOption = Annotated[
+    str | None, typer.Option("--device", help="auto, cpu, gpu, gpu:N or tpu (default: the spec's).")
+]
+EpochsOption = Annotated[int | None, typer.Option("--epochs", min=1, help="Override the epochs.")]
+StepsOption = Annotated[
+    int | None, typer.Option("--max-steps", min=0, help="Stop after this many updates.")
+]
+RunsOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
+
+
+@app.command("run")
+def run_command(
+    spec: SpecArg,
+    target: TargetOption = "keras",
+    device: DeviceOption = None,
+    epochs: EpochsOption = None,
+    max_steps: StepsOption = None,
+    runs_dir: RunsOption = Path("runs"),
+) -> None:
+    """Generate, run and time a training program; write run.json, metrics.csv, curves.png."""
+    from modelgen.runner import format_summary, run
+
+    try:
+        summary = run(spec, target, device=device, epochs=epochs, max_steps=max_steps,
+                      runs_dir=runs_dir)  # fmt: skip
+    except ModelgenError as exc:
+        raise _fail(exc) from None
+    typer.echo(format_summary(summary))
+    if summary.status == "interrupted":
+        raise typer.Exit(130)
+
+
+@app.command("bench")
+def bench_command(
+    spec: SpecArg,
+    targets: Annotated[
+        str, typer.Option("--targets", help="Comma-separated targets.")
+    ] = "keras,tf",
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per target.")] = 3,
+    max_steps: StepsOption = None,
+    epochs: EpochsOption = None,
+    jit: Annotated[bool, typer.Option("--jit", help="XLA-compile both targets' steps.")] = False,
+    device: DeviceOption = None,
+    runs_dir: RunsOption = Path("runs"),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the table as JSON here.")
+    ] = None,
+) -> None:
+    """Run the targets interleaved and compare step time, throughput and memory."""
+    import json
+
+    from modelgen.runner import bench, format_bench
+
+    try:
+        table = bench(spec, [t for t in targets.split(",") if t], repeat=repeat,
+                      max_steps=max_steps, epochs=epochs, jit=jit, runs_dir=runs_dir,
+                      device=device)  # fmt: skip
+    except ModelgenError as exc:
+        raise _fail(exc) from None
+    typer.echo(format_bench(table))
+    path = output or runs_dir / "bench.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"saved {path}")
+
+
 @app.command()
 def schema(
     check: Annotated[

@@ -180,9 +180,17 @@ class Graph:
         return path.resolve()
 
 
-def compile_file(path: str | Path) -> Graph:
-    """Load, validate and lower a spec file (no TensorFlow involved)."""
+def compile_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Graph:
+    """Load, validate and lower a spec file (no TensorFlow involved). ``overrides`` maps
+    dotted paths (``"runtime.jit_compile"``) to values that replace the spec's own."""
     doc = load_yaml_file(path)
+    for dotted, value in (overrides or {}).items():
+        node = doc.data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {}) if isinstance(node, dict) else node
+        if isinstance(node, dict):
+            node[last] = value
     spec = validate_document(doc)
     return lower(spec, doc, Path(path))
 

@@ -1,0 +1,96 @@
+"""`modelgen run` and `modelgen bench` end to end: run folders, summaries, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.specs import base_spec, write_spec
+
+pytestmark = pytest.mark.slow
+DIGITS = ROOT / "examples" / "configs" / "digits_mlp.yaml"
+
+
+def modelgen(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-m", "modelgen", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)  # fmt: skip
+
+
+def test_run_writes_a_complete_run_folder(tmp_path: Path):
+    result = modelgen("run", DIGITS, "-t", "tf", "--epochs", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for line in ("status                                 completed", "steady step (median)",
+                 "examples per second", "final val_accuracy", "peak memory"):  # fmt: skip
+        assert line.split("  ")[0] in result.stdout
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("digits_mlp-tf-")
+    for name in ("train.py", "spec.yaml", "metrics.jsonl", "metrics.csv", "run.json",
+                 "weights.npz", "curves.png", "output.log"):  # fmt: skip
+        assert (run_dir / name).is_file(), name
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed" and record["steps"] == 2 * 45
+    assert len(record["epoch_seconds"]) == 2 and record["steady_step_seconds"] > 0
+    assert record["final"]["val_accuracy"] > 0.5
+    assert "epoch 2:" in result.stderr  # the live progress lines
+
+
+def test_run_reports_a_missing_device_before_training(tmp_path: Path):
+    result = modelgen("run", DIGITS, "-t", "keras", "--device", "gpu", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "device 'gpu' is not available here (devices found:" in result.stderr
+    assert "Traceback" not in result.stderr.split("see ")[0]
+
+
+def test_a_diverging_loss_stops_with_the_step_and_a_hint(tmp_path: Path):
+    spec = base_spec(name="diverge")
+    spec["train"]["optimizer"] = {"type": "sgd", "learning_rate": 1.0e30}
+    path = write_spec(tmp_path, spec)
+    for target in ("keras", "tf"):
+        result = modelgen("run", path, "-t", target, cwd=tmp_path)
+        assert result.returncode == 1, result.stdout
+        assert "the loss stopped being finite at step" in result.stderr
+        assert "Lower the learning rate" in result.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_the_summary_so_far(tmp_path: Path):
+    spec = yaml.safe_load(DIGITS.read_text())
+    spec["data"]["path"] = str(ROOT / "examples" / "data" / "digits.npz")
+    spec["train"]["epochs"] = 200
+    path = write_spec(tmp_path, spec)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "modelgen", "run", str(path), "-t", "tf"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        metrics = list((tmp_path / "runs").glob("*/metrics.jsonl"))
+        if metrics and '"event": "epoch"' in metrics[0].read_text():
+            break
+        time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "status                                 interrupted" in out
+    record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
+    assert record["status"] == "interrupted" and 0 < record["steps"] < 200 * 45
+
+
+def test_bench_runs_targets_interleaved_and_saves_the_table(tmp_path: Path):
+    result = modelgen("bench", DIGITS, "--repeat", "1", "--max-steps", "30", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "tf/keras" in result.stdout and "steady step (median)" in result.stdout
+    table = json.loads((tmp_path / "runs" / "bench.json").read_text())
+    assert set(table["targets"]) == {"keras", "tf"}
+    assert table["ratio_tf_over_keras"]["steady_step_seconds"] > 0
+    order = [line for line in result.stderr.splitlines() if line.startswith("run ")]
+    assert order == ["run 1/1: keras", "run 1/1: tf"]
