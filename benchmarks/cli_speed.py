@@ -32,10 +32,11 @@ def deep_spec(path: Path, depth: int = 300) -> Path:
     layers = [{"dense": {"units": 32, "activation": "relu"}} for _ in range(depth - 1)]
     layers.append({"dense": {"units": 10}})
     spec = {
-        "name": "deep", "data": {"source": "synthetic"},
+        "name": "deep",
+        "data": {"source": "synthetic"},
         "model": {"inputs": {"x": {"shape": [32]}}, "layers": layers},
         "train": {"loss": {"type": "sparse_categorical_crossentropy", "from_logits": True}},
-    }  # fmt: skip
+    }
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return path
 
@@ -45,8 +46,9 @@ def measure(args: list[str], repeat: int) -> tuple[float, float, bool]:
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
-                                text=True, check=False)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False
+        )
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -73,12 +75,16 @@ def main() -> None:
             ]:
                 wall, cpu, tf = measure(args, options.repeat)
                 worst = max(worst, cpu)
-                print(f"{spec.stem:<22} {name:<14} {wall:7.3f} {cpu:7.3f}  "
-                      f"{'IMPORTED' if tf else 'not imported'}")  # fmt: skip
+                print(
+                    f"{spec.stem:<22} {name:<14} {wall:7.3f} {cpu:7.3f}  "
+                    f"{'IMPORTED' if tf else 'not imported'}"
+                )
                 for leftover in (Path(tmp) / "k.py", Path(tmp) / "t.py"):
                     leftover.unlink(missing_ok=True)
-        print(f"worst median process time: {worst:.3f} s (goal < 0.3 s); "
-              f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")  # fmt: skip
+        print(
+            f"worst median process time: {worst:.3f} s (goal < 0.3 s); "
+            f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+        )
 
 
 if __name__ == "__main__":

@@ -130,8 +130,9 @@ def run_command(
     from modelgen.runner import format_summary, run
 
     try:
-        summary = run(spec, target, device=device, epochs=epochs, max_steps=max_steps,
-                      runs_dir=runs_dir)  # fmt: skip
+        summary = run(
+            spec, target, device=device, epochs=epochs, max_steps=max_steps, runs_dir=runs_dir
+        )
     except ModelgenError as exc:
         raise _fail(exc) from None
     typer.echo(format_summary(summary))
@@ -161,9 +162,16 @@ def bench_command(
     from modelgen.runner import bench, format_bench
 
     try:
-        table = bench(spec, [t for t in targets.split(",") if t], repeat=repeat,
-                      max_steps=max_steps, epochs=epochs, jit=jit, runs_dir=runs_dir,
-                      device=device)  # fmt: skip
+        table = bench(
+            spec,
+            [t for t in targets.split(",") if t],
+            repeat=repeat,
+            max_steps=max_steps,
+            epochs=epochs,
+            jit=jit,
+            runs_dir=runs_dir,
+            device=device,
+        )
     except ModelgenError as exc:
         raise _fail(exc) from None
     typer.echo(format_bench(table))

@@ -27,11 +27,13 @@ SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
     ("`data` (by `source`)", [s.NpzData, s.SyntheticData]),
     ("`train`", [s.Train]),
     ("`train.optimizer` (by `type`)", [s.SGD, s.Adam, s.AdamW, s.RMSprop]),
-    ("`train.optimizer.schedule` (by `type`)",
-     [s.ConstantSchedule, s.ExponentialSchedule, s.CosineSchedule]),
+    (
+        "`train.optimizer.schedule` (by `type`)",
+        [s.ConstantSchedule, s.ExponentialSchedule, s.CosineSchedule],
+    ),
     ("`train.loss` (by `type`)", [s.CrossentropyLoss, s.RegressionLoss, s.HuberLoss]),
     ("`runtime`", [s.Runtime]),
-]  # fmt: skip
+]
 
 
 def _type_name(tp: typing.Any) -> str:

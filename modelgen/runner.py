@@ -62,8 +62,15 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def summarize(records: list[dict[str, Any]], target: str, run_dir: Path, launched: float,
-              wall: float | None, peak_mb: float | None, status: str) -> RunSummary:  # fmt: skip
+def summarize(
+    records: list[dict[str, Any]],
+    target: str,
+    run_dir: Path,
+    launched: float,
+    wall: float | None,
+    peak_mb: float | None,
+    status: str,
+) -> RunSummary:
     """Turn a program's metric records into a RunSummary."""
     summary = RunSummary(target=target, status=status, run_dir=str(run_dir))
     summary.wall_seconds, summary.peak_memory_mb = wall, peak_mb
@@ -128,9 +135,17 @@ def _wait(process: subprocess.Popen, tick) -> tuple[int, Any, str]:
                 process.send_signal(signal.SIGINT)
 
 
-def run(spec: Path, target: str, *, device: str | None = None, epochs: int | None = None,
-        max_steps: int | None = None, runs_dir: Path = Path("runs"), jit: bool = False,
-        quiet: bool = False) -> RunSummary:  # fmt: skip
+def run(
+    spec: Path,
+    target: str,
+    *,
+    device: str | None = None,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    runs_dir: Path = Path("runs"),
+    jit: bool = False,
+    quiet: bool = False,
+) -> RunSummary:
     """Generate ``spec`` for ``target`` into a new run folder, run it and summarise it."""
     overrides = {"runtime.jit_compile": True, "runtime.deterministic": False} if jit else None
     graph = compile_file(spec, overrides)
@@ -141,8 +156,14 @@ def run(spec: Path, target: str, *, device: str | None = None, epochs: int | Non
     write_generated(program, render_program(graph, target, run_dir))
     shutil.copyfile(spec, run_dir / "spec.yaml")
     metrics = run_dir / "metrics.jsonl"
-    args = [sys.executable, str(program), "--metrics-out", str(metrics),
-            "--save-weights", str(run_dir / "weights.npz")]  # fmt: skip
+    args = [
+        sys.executable,
+        str(program),
+        "--metrics-out",
+        str(metrics),
+        "--save-weights",
+        str(run_dir / "weights.npz"),
+    ]
     for flag, value in (("--device", device), ("--epochs", epochs), ("--max-steps", max_steps)):
         if value is not None:
             args += [flag, str(value)]
@@ -219,7 +240,9 @@ def _fmt(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 
 def format_summary(summary: RunSummary) -> str:
     """A human-readable table of one run."""
     rows = [
-        ("target", summary.target), ("status", summary.status), ("device", summary.device),
+        ("target", summary.target),
+        ("status", summary.status),
+        ("device", summary.device),
         ("start-up (Python + TensorFlow import)", _fmt(summary.startup_seconds, " s")),
         ("model build", _fmt(summary.build_seconds, " s")),
         ("first step (tracing, compilation)", _fmt(summary.first_step_seconds, " s")),
@@ -229,20 +252,32 @@ def format_summary(summary: RunSummary) -> str:
         ("total wall time", _fmt(summary.wall_seconds, " s", digits=2)),
         ("peak memory", _fmt(summary.peak_memory_mb, " MB", digits=0)),
         ("steps", str(summary.steps)),
-    ] + [(f"final {k}", f"{v:.4f}") for k, v in summary.final.items()]  # fmt: skip
+    ] + [(f"final {k}", f"{v:.4f}") for k, v in summary.final.items()]
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
     lines.append(f"{'run folder'.ljust(width)}  {summary.run_dir}")
     return "\n".join(lines)
 
 
-BENCH_FIELDS = ("first_step_seconds", "steady_step_seconds", "examples_per_second",
-                "peak_memory_mb")  # fmt: skip
+BENCH_FIELDS = (
+    "first_step_seconds",
+    "steady_step_seconds",
+    "examples_per_second",
+    "peak_memory_mb",
+)
 
 
-def bench(spec: Path, targets: list[str], *, repeat: int = 3, max_steps: int | None = None,
-          epochs: int | None = None, jit: bool = False, runs_dir: Path = Path("runs"),
-          device: str | None = None) -> dict[str, Any]:  # fmt: skip
+def bench(
+    spec: Path,
+    targets: list[str],
+    *,
+    repeat: int = 3,
+    max_steps: int | None = None,
+    epochs: int | None = None,
+    jit: bool = False,
+    runs_dir: Path = Path("runs"),
+    device: str | None = None,
+) -> dict[str, Any]:
     """Run the targets interleaved (A B A B ...) and return medians and tf/keras ratios."""
     if not targets:
         raise ModelgenError("give at least one target")
@@ -250,16 +285,26 @@ def bench(spec: Path, targets: list[str], *, repeat: int = 3, max_steps: int | N
     for index in range(repeat):
         for target in targets:
             print(f"run {index + 1}/{repeat}: {target}", file=sys.stderr, flush=True)
-            runs[target].append(run(spec, target, device=device, epochs=epochs,
-                                    max_steps=max_steps, runs_dir=runs_dir, jit=jit,
-                                    quiet=True))  # fmt: skip
+            runs[target].append(
+                run(
+                    spec,
+                    target,
+                    device=device,
+                    epochs=epochs,
+                    max_steps=max_steps,
+                    runs_dir=runs_dir,
+                    jit=jit,
+                    quiet=True,
+                )
+            )
     table: dict[str, Any] = {"spec": str(spec), "repeat": repeat, "targets": {}}
     for target, summaries in runs.items():
         table["targets"][target] = {
             name: statistics.median([getattr(s, name) for s in summaries if getattr(s, name)])
-            if any(getattr(s, name) for s in summaries) else None
+            if any(getattr(s, name) for s in summaries)
+            else None
             for name in BENCH_FIELDS
-        }  # fmt: skip
+        }
         table["targets"][target]["run_dirs"] = [s.run_dir for s in summaries]
     if "keras" in runs and "tf" in runs:
         keras, tf = table["targets"]["keras"], table["targets"]["tf"]
@@ -273,10 +318,12 @@ def bench(spec: Path, targets: list[str], *, repeat: int = 3, max_steps: int | N
 def format_bench(table: dict[str, Any]) -> str:
     """The benchmark as a side-by-side table."""
     targets = list(table["targets"])
-    labels = {"first_step_seconds": ("first step", " s", 1, 3),
-              "steady_step_seconds": ("steady step (median)", " ms", 1000, 2),
-              "examples_per_second": ("examples/s", "", 1, 0),
-              "peak_memory_mb": ("peak memory", " MB", 1, 0)}  # fmt: skip
+    labels = {
+        "first_step_seconds": ("first step", " s", 1, 3),
+        "steady_step_seconds": ("steady step (median)", " ms", 1000, 2),
+        "examples_per_second": ("examples/s", "", 1, 0),
+        "peak_memory_mb": ("peak memory", " MB", 1, 0),
+    }
     header = ["metric", *targets] + (["tf/keras"] if "ratio_tf_over_keras" in table else [])
     rows = [header]
     for name, (label, unit, scale, digits) in labels.items():

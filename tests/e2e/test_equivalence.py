@@ -240,11 +240,19 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                         "argv": ["--max-steps", "0", "--save-weights", str(init)],
                     }
                 )
-            group.append({"file": str(program), "argv": [
-                "--max-steps", str(STEPS),
-                "--save-weights", str(folder / f"final_{target}.npz"),
-                "--metrics-out", str(folder / f"metrics_{target}.jsonl"),
-            ]})  # fmt: skip
+            group.append(
+                {
+                    "file": str(program),
+                    "argv": [
+                        "--max-steps",
+                        str(STEPS),
+                        "--save-weights",
+                        str(folder / f"final_{target}.npz"),
+                        "--metrics-out",
+                        str(folder / f"metrics_{target}.jsonl"),
+                    ],
+                }
+            )
     for index, jobs in enumerate(groups.values()):
         group_folder = root / f"_group{index}"
         group_folder.mkdir()

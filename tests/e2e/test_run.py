@@ -22,20 +22,39 @@ DIGITS = ROOT / "examples" / "configs" / "digits_mlp.yaml"
 
 def modelgen(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-m", "modelgen", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "modelgen", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def test_run_writes_a_complete_run_folder(tmp_path: Path):
     result = modelgen("run", DIGITS, "-t", "tf", "--epochs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    for line in ("status                                 completed", "steady step (median)",
-                 "examples per second", "final val_accuracy", "peak memory"):  # fmt: skip
+    for line in (
+        "status                                 completed",
+        "steady step (median)",
+        "examples per second",
+        "final val_accuracy",
+        "peak memory",
+    ):
         assert line.split("  ")[0] in result.stdout
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.startswith("digits_mlp-tf-")
-    for name in ("train.py", "spec.yaml", "metrics.jsonl", "metrics.csv", "run.json",
-                 "weights.npz", "curves.png", "output.log"):  # fmt: skip
+    for name in (
+        "train.py",
+        "spec.yaml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "run.json",
+        "weights.npz",
+        "curves.png",
+        "output.log",
+    ):
         assert (run_dir / name).is_file(), name
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "completed" and record["steps"] == 2 * 45
@@ -68,9 +87,15 @@ def test_ctrl_c_stops_cleanly_with_the_summary_so_far(tmp_path: Path):
     spec["train"]["epochs"] = 200
     path = write_spec(tmp_path, spec)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen([sys.executable, "-m", "modelgen", "run", str(path), "-t", "tf"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelgen", "run", str(path), "-t", "tf"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         metrics = list((tmp_path / "runs").glob("*/metrics.jsonl"))

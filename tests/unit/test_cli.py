@@ -119,8 +119,12 @@ def test_compiler_commands_never_import_tensorflow(tmp_path):
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
     )
-    for args in (["validate", str(DIGITS)], ["build", str(DIGITS), "-t", "tf", "-o",
-                 str(tmp_path / "t.py")], ["schema"], ["--help"]):  # fmt: skip
+    for args in (
+        ["validate", str(DIGITS)],
+        ["build", str(DIGITS), "-t", "tf", "-o", str(tmp_path / "t.py")],
+        ["schema"],
+        ["--help"],
+    ):
         result = subprocess.run(
             [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60
         )

@@ -7,18 +7,29 @@ from pathlib import Path
 from modelgen.runner import format_bench, format_summary, summarize
 
 RECORDS = [
-    {"event": "setup", "target": "tf", "device": "/CPU:0", "wall_clock": 103.5,
-     "build_seconds": 0.2, "train_examples": 40, "batch_size": 10, "steps_per_epoch": 4},
-    *({"event": "step", "step": i, "loss": 1.0 / i, "step_seconds": s}
-      for i, s in enumerate([0.9, 0.004, 0.006, 0.005, 0.005], start=1)),
+    {
+        "event": "setup",
+        "target": "tf",
+        "device": "/CPU:0",
+        "wall_clock": 103.5,
+        "build_seconds": 0.2,
+        "train_examples": 40,
+        "batch_size": 10,
+        "steps_per_epoch": 4,
+    },
+    *(
+        {"event": "step", "step": i, "loss": 1.0 / i, "step_seconds": s}
+        for i, s in enumerate([0.9, 0.004, 0.006, 0.005, 0.005], start=1)
+    ),
     {"event": "epoch", "epoch": 1, "loss": 0.5, "val_loss": 0.6, "seconds": 1.2},
     {"event": "end", "status": "completed", "steps": 5, "seconds": 1.5, "peak_rss_mb": 300.0},
-]  # fmt: skip
+]
 
 
 def test_summary_figures():
-    summary = summarize(RECORDS, "tf", Path("r"), launched=100.0, wall=5.0, peak_mb=512.0,
-                        status="completed")  # fmt: skip
+    summary = summarize(
+        RECORDS, "tf", Path("r"), launched=100.0, wall=5.0, peak_mb=512.0, status="completed"
+    )
     assert summary.startup_seconds == 3.5 and summary.build_seconds == 0.2
     assert summary.first_step_seconds == 0.9
     assert summary.steady_step_seconds == 0.005  # median of the steps after the first
@@ -36,10 +47,22 @@ def test_interrupted_status_wins_over_the_programs_end_record():
 
 
 def test_bench_table_shows_ratios():
-    row = {"first_step_seconds": 1.0, "steady_step_seconds": 0.004, "examples_per_second": 100.0,
-           "peak_memory_mb": 600.0}  # fmt: skip
-    table = {"spec": "s.yaml", "repeat": 3, "targets": {"keras": row, "tf": {**row,
-             "steady_step_seconds": 0.002}}, "ratio_tf_over_keras": {"first_step_seconds": 1.0,
-             "steady_step_seconds": 0.5, "examples_per_second": 1.0, "peak_memory_mb": 1.0}}  # fmt: skip
+    row = {
+        "first_step_seconds": 1.0,
+        "steady_step_seconds": 0.004,
+        "examples_per_second": 100.0,
+        "peak_memory_mb": 600.0,
+    }
+    table = {
+        "spec": "s.yaml",
+        "repeat": 3,
+        "targets": {"keras": row, "tf": {**row, "steady_step_seconds": 0.002}},
+        "ratio_tf_over_keras": {
+            "first_step_seconds": 1.0,
+            "steady_step_seconds": 0.5,
+            "examples_per_second": 1.0,
+            "peak_memory_mb": 1.0,
+        },
+    }
     text = format_bench(table)
     assert "medians of 3 interleaved runs" in text and "0.50" in text and "2.00 ms" in text

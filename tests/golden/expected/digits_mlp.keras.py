@@ -339,7 +339,7 @@ def main(argv=None):
             load_weights(args.init_weights, named_weights)
         log.write(event="setup", target="keras", device=device, wall_clock=time.time(),
                   build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)  # fmt: skip
+                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
         status, steps = "completed", 0
         if args.max_steps != 0:
             model.compile(

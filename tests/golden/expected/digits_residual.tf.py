@@ -550,7 +550,7 @@ def main(argv=None):
         log.write(event="setup", target="tf", device=device, wall_clock=time.time(),
                   build_seconds=time.perf_counter() - started, train_examples=len(arrays[1]),
                   batch_size=args.batch_size,
-                  steps_per_epoch=math.ceil(len(arrays[1]) / args.batch_size))  # fmt: skip
+                  steps_per_epoch=math.ceil(len(arrays[1]) / args.batch_size))
         status, steps = "completed", 0
         if args.max_steps != 0:
             status, steps = train(model, arrays, args, log)
