@@ -390,4 +390,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: e6e433a8d6d7e20bd15e66284608b682ff951cad8969a2a56afb59bdd561b54d
+# modelgen-output-sha256: 7fcd52dcda84c28d44812fc6b9ec4d4dd254ef63a207020d06487babec835467

@@ -591,4 +591,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0cdc8613d628bc023a761689918e2d28648ab38c8ddabc948fcce9a1975a8e83
+# modelgen-output-sha256: f541063ab24c2c4225fd3b7e0f4042cbc53a81d1face0bdac2108ac4623ac99a

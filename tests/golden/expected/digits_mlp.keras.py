@@ -372,4 +372,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0f933a79462c808d40e9737c4995b7394214266237f6de79262dcfeed045bd11
+# modelgen-output-sha256: 3b60bba8cf407b899acb18d010843bd7962710c478b0daa33c767a0b30350689

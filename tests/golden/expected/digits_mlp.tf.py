@@ -521,4 +521,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: c3f98b48324d2fc1878bde78d0b6b608b2ab3200d439c398ddbf76b54b9f1304
+# modelgen-output-sha256: 77fa02222f7bdebc1ad2a0d124342972bdcd22b0ee5ca350c4186ffd867c1605

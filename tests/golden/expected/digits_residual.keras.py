@@ -394,4 +394,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: e6ef24a781a0822bc12051fd43bd127c3c5ea5943ec3490e52ebb162f9409b56
+# modelgen-output-sha256: 0a114256ce15242ba9f0848670419fbe4f0f3a6f8739ba9eb3802b7b39d7c653

@@ -561,4 +561,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: fbb470fa485931f0d22290081a1c4b7bf366d635247b8e297b8dcd9655d27abf
+# modelgen-output-sha256: 7be029c30023fbca4238c56f62a8e3ceb8840d8be7a7570ca8246589fe0d80b8

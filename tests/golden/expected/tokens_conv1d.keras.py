@@ -367,4 +367,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 67ac370445ce2130817e655dfa6501058c440c18587462e581c88a9b80bc8ea9
+# modelgen-output-sha256: 39bd5cffe1ba57dc564ce20116b940dca5f8f37aea818226d169cf26e959544f

@@ -524,4 +524,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: ba35d809c004df6021d158497ceb2253c41e2f5138d04945a34820f8a0c8d1fe
+# modelgen-output-sha256: b12583f22939d41896a42defecf418a276fa896f813eb93085022797f46ceada
