@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgen._yaml import LocatedDocument, load_yaml_file
+from modelgen.datasets import DataInfo, inspect_data, resolve
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
 from modelgen.layers.base import LayerParams, Shape
@@ -110,6 +111,7 @@ class Graph:
     #: input name -> array name in the data file (npz) or None for synthetic data.
     features: dict[str, str]
     seeds_used: int
+    data: DataInfo = field(default_factory=DataInfo)
 
     @property
     def total_params(self) -> int:
@@ -171,13 +173,16 @@ class Graph:
 
     @property
     def data_path(self) -> Path | None:
-        """Absolute path of the data file, resolved against the spec file's folder."""
-        if self.spec.data.source != "npz":
+        """Absolute path of the data file or folder, resolved against the spec's folder."""
+        if self.spec.data.source == "synthetic":
             return None
-        path = Path(self.spec.data.path)
-        if not path.is_absolute() and self.spec_path is not None:
-            path = self.spec_path.parent / path
-        return path.resolve()
+        return resolve(self.spec.data.path, self.spec_path).resolve()
+
+    @property
+    def validation_path(self) -> Path | None:
+        if self.spec.data.source == "synthetic" or self.spec.data.validation_path is None:
+            return None
+        return resolve(self.spec.data.validation_path, self.spec_path).resolve()
 
 
 def compile_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Graph:
@@ -277,10 +282,26 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
         )
     loss = _plan_loss(spec, output, error)
     features = _features(spec, inputs, error)
-    _check_data_file(spec, spec_path, error)
     if problems:
         raise SpecError(problems)
-    return Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter)
+    data = inspect_data(spec, spec_path, inputs, loss, error)
+    classes = output.shape[-1] if output.shape else 1
+    if data.classes and loss.type != "binary_crossentropy" and len(data.classes) != classes:
+        error(
+            f"the data has {len(data.classes)} classes ({', '.join(data.classes[:5])}"
+            f"{', ...' if len(data.classes) > 5 else ''}) but the output '{output.name}' has "
+            f"{classes}",
+            ("data", "path"),
+            f"set the last layer's units to {len(data.classes)}",
+        )
+    if data.classes and loss.type == "binary_crossentropy" and len(data.classes) > 2:
+        error(
+            f"binary_crossentropy needs two label values, the data has {len(data.classes)}",
+            ("data", "label"),
+        )
+    if problems:
+        raise SpecError(problems)
+    return Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
 
 
 def _source_bytes(spec_path: Path | None, doc: LocatedDocument) -> bytes:
@@ -561,17 +582,3 @@ def _features(spec: Spec, inputs: list[InputNode], error) -> dict[str, str]:
     for name in names - set(data.features):
         error(f"data.features gives no array for the model input '{name}'", ("data", "features"))
     return dict(data.features)
-
-
-def _check_data_file(spec: Spec, spec_path: Path | None, error) -> None:
-    if spec.data.source != "npz":
-        return
-    path = Path(spec.data.path)
-    if not path.is_absolute() and spec_path is not None:
-        path = spec_path.parent / path
-    if not path.is_file():
-        error(
-            f"data file not found: {path}",
-            ("data", "path"),
-            "relative paths are relative to the spec file's folder",
-        )

@@ -237,6 +237,13 @@ def _fmt(value: float | None, unit: str = "", scale: float = 1.0, digits: int = 
     return "-" if value is None else f"{value * scale:.{digits}f}{unit}"
 
 
+def _epochs(seconds: list[float]) -> str:
+    if len(seconds) <= 8:
+        return " ".join(f"{s:.2f}" for s in seconds) or "-"
+    median = statistics.median(seconds[1:])
+    return f"{len(seconds)} epochs: first {seconds[0]:.2f}, then median {median:.2f}"
+
+
 def format_summary(summary: RunSummary) -> str:
     """A human-readable table of one run."""
     rows = [
@@ -248,7 +255,7 @@ def format_summary(summary: RunSummary) -> str:
         ("first step (tracing, compilation)", _fmt(summary.first_step_seconds, " s")),
         ("steady step (median)", _fmt(summary.steady_step_seconds, " ms", 1000, 2)),
         ("examples per second", _fmt(summary.examples_per_second, "", 1, 0)),
-        ("epochs (wall s)", " ".join(f"{s:.2f}" for s in summary.epoch_seconds) or "-"),
+        ("epochs (wall s)", _epochs(summary.epoch_seconds)),
         ("total wall time", _fmt(summary.wall_seconds, " s", digits=2)),
         ("peak memory", _fmt(summary.peak_memory_mb, " MB", digits=0)),
         ("steps", str(summary.steps)),

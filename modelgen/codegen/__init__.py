@@ -65,11 +65,11 @@ def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:
     are written relative to it, so the program finds its data from any working directory)."""
     if target not in TARGETS:
         raise ModelgenError(f"unknown target '{target}': expected one of {', '.join(TARGETS)}")
-    data_path = graph.data_path
-    data_rel = None
-    if data_path is not None:
-        base = (out_dir or Path.cwd()).resolve()
-        data_rel = Path(os.path.relpath(data_path, base)).as_posix()
+    base = (out_dir or Path.cwd()).resolve()
+
+    def relative(path: Path | None) -> str | None:
+        return None if path is None else Path(os.path.relpath(path, base)).as_posix()
+
     env = _environment()
     template = env.get_template(f"{TARGETS[target]}/train.py.jinja")
     kinds = {node.kind for node in graph.nodes}
@@ -82,7 +82,8 @@ def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:
         version=__version__,
         tf_version=VERIFIED_TENSORFLOW,
         keras_version=VERIFIED_KERAS,
-        data_rel=data_rel,
+        data_rel=relative(graph.data_path),
+        val_rel=relative(graph.validation_path),
         class_name="".join(part.capitalize() for part in graph.spec.name.split("_")) or "Model",
     )
     try:

@@ -68,7 +68,15 @@ class DataCommon(Strict):
     )
 
 
-class NpzData(DataCommon):
+class FileData(DataCommon):
+    validation_path: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None,
+        description="a separate validation file/folder of the same format (instead of "
+        "validation_split)",
+    )
+
+
+class NpzData(FileData):
     """Arrays from a NumPy ``.npz`` file; a relative path is relative to the spec file."""
 
     source: Literal["npz"]
@@ -81,6 +89,40 @@ class NpzData(DataCommon):
     labels: Annotated[str, Field(min_length=1)] = Field("y", description="label array name")
 
 
+class CsvData(FileData):
+    """A CSV file with a header row, one example per row; the model takes one float input."""
+
+    source: Literal["csv"]
+    path: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="the .csv file, relative to the spec file's folder"
+    )
+    label: Annotated[str, Field(min_length=1)] = Field(description="the label column")
+    features: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None, description="feature columns (default: every column but the label)"
+    )
+    categorical: dict[Annotated[str, Field(min_length=1)], Literal["one_hot", "integer"]] = Field(
+        {}, description="columns that hold categories, and how to encode them"
+    )
+    standardize: bool = Field(
+        True,
+        description="scale numeric columns to mean 0, std 1 with the training rows' statistics",
+    )
+
+
+class ImageDirData(FileData):
+    """A folder with one sub-folder of PNG/JPEG/BMP/GIF images per class (classes: the sorted
+    folder names); images are resized and scaled to [0, 1]."""
+
+    source: Literal["image_dir"]
+    path: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="the folder, relative to the spec file's folder"
+    )
+    image_size: Annotated[
+        list[Annotated[int, Field(gt=0, le=4096)]], Field(min_length=2, max_length=2)
+    ] = Field(description="[height, width] every image is resized to")
+    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="3 or 1 channels")
+
+
 class SyntheticData(DataCommon):
     """Random features and labels shaped from the model (smoke runs, tests, benchmarks)."""
 
@@ -90,7 +132,7 @@ class SyntheticData(DataCommon):
     )
 
 
-Data = Annotated[NpzData | SyntheticData, Field(discriminator="source")]
+Data = Annotated[NpzData | CsvData | ImageDirData | SyntheticData, Field(discriminator="source")]
 
 
 # ---------------------------------------------------------------- model

@@ -50,7 +50,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the .npz data file")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the training data")
     parser.add_argument("--init-weights", type=Path, help="start from these weights (.npz)")
     parser.add_argument("--save-weights", type=Path, help="write the final weights (.npz)")
     parser.add_argument("--metrics-out", type=Path, help="write per-step/epoch metrics (.jsonl)")
@@ -93,46 +93,55 @@ def select_device(name):
     sys.exit(f"error: device '{name}' is not available here (devices found: {found})")
 
 
-def load_arrays(args):
-    """Features (one array per model input) and labels, checked against the model."""
-    if not args.data.is_file():
-        sys.exit(f"error: data file not found: {args.data}")
-    with np.load(args.data) as archive:
+def load_arrays(path):
+    """Features (one array per model input) and labels from a .npz archive."""
+    if not path.is_file():
+        sys.exit(f"error: data file not found: {path}")
+    with np.load(path) as archive:
         missing = [k for k in [*FEATURE_ARRAYS.values(), LABEL_ARRAY] if k not in archive.files]
         if missing:
-            sys.exit(f"error: {args.data} has no array {missing[0]!r} (it has {archive.files})")
+            sys.exit(f"error: {path} has no array {missing[0]!r} (it has {archive.files})")
         features = {
             name: np.asarray(archive[FEATURE_ARRAYS[name]], dtype=dtype)
             for name, dtype in zip(INPUT_NAMES, INPUT_DTYPES)
         }
         labels = np.asarray(archive[LABEL_ARRAY], dtype=LABEL_DTYPE)
+    return features, labels
+
+
+def check_arrays(features, labels, origin):
+    """Features and labels must fit the model; (N,) targets feed a (N, 1) output."""
     count = len(labels)
     for name, shape in zip(INPUT_NAMES, INPUT_SHAPES):
         if len(features[name]) != count or features[name].shape[1:] != tuple(shape):
             sys.exit(
-                f"error: input {name!r} needs arrays of shape (N, {', '.join(map(str, shape))}) "
-                f"with N = {count} labels, got {features[name].shape}"
+                f"error: {origin}: input {name!r} needs arrays of shape "
+                f"(N, {', '.join(map(str, shape))}) with N = {count} labels, "
+                f"got {features[name].shape}"
             )
     if labels.shape[1:] != LABEL_SHAPE and labels.shape[1:] + (1,) == LABEL_SHAPE:
-        labels = labels.reshape((count, *LABEL_SHAPE))  # (N,) targets for a (N, 1) output
+        labels = labels.reshape((count, *LABEL_SHAPE))
     if labels.shape[1:] != LABEL_SHAPE:
-        sys.exit(f"error: labels need shape (N, *{LABEL_SHAPE}), got {labels.shape}")
+        sys.exit(f"error: {origin}: labels need shape (N, *{LABEL_SHAPE}), got {labels.shape}")
     if count and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        sys.exit(f"error: labels must lie in [0, {NUM_CLASSES}), got {labels.min()}..{labels.max()}")
+        sys.exit(
+            f"error: {origin}: labels must lie in [0, {NUM_CLASSES}), "
+            f"got {labels.min()}..{labels.max()}"
+        )
     return features, labels
 
 
 def split_arrays(args):
-    """(train_features, train_labels, val_features, val_labels): the validation set is the
-    last samples, as Keras' validation_split takes them (None when there is none)."""
-    features, labels = load_arrays(args)
+    """(train_features, train_labels, val_features, val_labels); without a separate validation
+    set, the validation set is the last samples, as Keras' validation_split takes them."""
+    features, labels = check_arrays(*load_arrays(args.data), args.data)
     n_train = math.floor(len(labels) * (1.0 - VALIDATION_SPLIT))
     if n_train == 0:
         sys.exit("error: no training samples left after the validation split")
-    train = ({k: v[:n_train] for k, v in features.items()}, labels[:n_train])
-    if n_train == len(labels):
-        return (*train, None, None)
-    return (*train, {k: v[n_train:] for k, v in features.items()}, labels[n_train:])
+    val_x = {k: v[n_train:] for k, v in features.items()} if n_train < len(labels) else None
+    val_y = labels[n_train:] if n_train < len(labels) else None
+    features, labels = {k: v[:n_train] for k, v in features.items()}, labels[:n_train]
+    return features, labels, val_x, val_y
 
 
 def epoch_order(epoch, count, seed):
@@ -372,4 +381,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 3b60bba8cf407b899acb18d010843bd7962710c478b0daa33c767a0b30350689
+# modelgen-output-sha256: 85ccc43287692f12c4d0d07e21db57182e39c5a09aa356b6387e3b407f1f25a0

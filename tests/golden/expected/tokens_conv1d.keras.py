@@ -88,41 +88,46 @@ def select_device(name):
     sys.exit(f"error: device '{name}' is not available here (devices found: {found})")
 
 
-def load_arrays(args):
-    """Features (one array per model input) and labels, checked against the model."""
-    # Synthetic data: random features and labels from a seeded generator.
-    rng = np.random.default_rng(args.seed)
+def load_arrays(seed):
+    """Random features and labels shaped from the model, from a seeded generator."""
+    rng = np.random.default_rng(seed)
     n = 512
     features = {}
     features["tokens"] = rng.integers(
         0, 100, size=(n, *(24,))
     ).astype("int32")
     labels = rng.integers(0, 2, size=(n, *LABEL_SHAPE)).astype("float32")
+    return features, labels
+
+
+def check_arrays(features, labels, origin):
+    """Features and labels must fit the model; (N,) targets feed a (N, 1) output."""
     count = len(labels)
     for name, shape in zip(INPUT_NAMES, INPUT_SHAPES):
         if len(features[name]) != count or features[name].shape[1:] != tuple(shape):
             sys.exit(
-                f"error: input {name!r} needs arrays of shape (N, {', '.join(map(str, shape))}) "
-                f"with N = {count} labels, got {features[name].shape}"
+                f"error: {origin}: input {name!r} needs arrays of shape "
+                f"(N, {', '.join(map(str, shape))}) with N = {count} labels, "
+                f"got {features[name].shape}"
             )
     if labels.shape[1:] != LABEL_SHAPE and labels.shape[1:] + (1,) == LABEL_SHAPE:
-        labels = labels.reshape((count, *LABEL_SHAPE))  # (N,) targets for a (N, 1) output
+        labels = labels.reshape((count, *LABEL_SHAPE))
     if labels.shape[1:] != LABEL_SHAPE:
-        sys.exit(f"error: labels need shape (N, *{LABEL_SHAPE}), got {labels.shape}")
+        sys.exit(f"error: {origin}: labels need shape (N, *{LABEL_SHAPE}), got {labels.shape}")
     return features, labels
 
 
 def split_arrays(args):
-    """(train_features, train_labels, val_features, val_labels): the validation set is the
-    last samples, as Keras' validation_split takes them (None when there is none)."""
-    features, labels = load_arrays(args)
+    """(train_features, train_labels, val_features, val_labels); without a separate validation
+    set, the validation set is the last samples, as Keras' validation_split takes them."""
+    features, labels = check_arrays(*load_arrays(args.seed), "synthetic data")
     n_train = math.floor(len(labels) * (1.0 - VALIDATION_SPLIT))
     if n_train == 0:
         sys.exit("error: no training samples left after the validation split")
-    train = ({k: v[:n_train] for k, v in features.items()}, labels[:n_train])
-    if n_train == len(labels):
-        return (*train, None, None)
-    return (*train, {k: v[n_train:] for k, v in features.items()}, labels[n_train:])
+    val_x = {k: v[n_train:] for k, v in features.items()} if n_train < len(labels) else None
+    val_y = labels[n_train:] if n_train < len(labels) else None
+    features, labels = {k: v[:n_train] for k, v in features.items()}, labels[:n_train]
+    return features, labels, val_x, val_y
 
 
 def epoch_order(epoch, count, seed):
@@ -367,4 +372,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 39bd5cffe1ba57dc564ce20116b940dca5f8f37aea818226d169cf26e959544f
+# modelgen-output-sha256: ea2d3098c9377d7031fb29538229e4f25fdff354cf6085081dcd296c977d2a8e
