@@ -181,6 +181,90 @@ def bench_command(
     typer.echo(f"saved {path}")
 
 
+@app.command("templates")
+def list_templates() -> None:
+    """List the project templates `modelgen new` can create."""
+    from modelgen.scaffold import PROJECT_TEMPLATES
+
+    width = max(map(len, PROJECT_TEMPLATES))
+    for name, template in PROJECT_TEMPLATES.items():
+        shape = ",".join(map(str, template.default_shape))
+        typer.echo(f"{name.ljust(width)}  {template.description} (input shape {shape})")
+
+
+def _ask(value, question: str, default, kind=str):
+    """Prompt for a missing value only when a person is at the terminal; else the default."""
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return typer.prompt(question, default=default, type=kind)
+    return default
+
+
+@app.command("new")
+def new_command(
+    folder: Annotated[str, typer.Argument(help="The project folder to create (relative).")],
+    template: Annotated[
+        str | None, typer.Option("--template", help="See `modelgen templates`.")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The model's name.")] = None,
+    num_classes: Annotated[
+        int | None, typer.Option("--num-classes", help="Classes to predict (default 3).")
+    ] = None,
+    input_shape: Annotated[
+        str | None, typer.Option("--input-shape", help="e.g. 32,32,3 for images, 8 for tables.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Also write train_<target>.py (keras or tf).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty folder (template files only).")
+    ] = False,
+) -> None:
+    """Create a project: a documented spec, sample data, a README and a test."""
+    from modelgen.scaffold import PROJECT_TEMPLATES, create_project, project_name_for
+
+    try:
+        template = _ask(template, f"template ({', '.join(PROJECT_TEMPLATES)})", "image-classifier")
+        if template not in PROJECT_TEMPLATES:
+            raise ModelgenError(
+                f"unknown template {template!r}; choose one of " + ", ".join(PROJECT_TEMPLATES)
+            )
+        chosen = PROJECT_TEMPLATES[template]
+        name = _ask(name, "model name", project_name_for(folder))
+        if chosen.classes:
+            num_classes = _ask(num_classes, "number of classes", 3, int)
+        default_shape = ",".join(map(str, chosen.default_shape))
+        shape_text = _ask(input_shape, "input shape", default_shape)
+        try:
+            shape = tuple(int(x) for x in str(shape_text).strip("[]() ").split(",") if x.strip())
+        except ValueError:
+            raise ModelgenError(
+                f"--input-shape {shape_text!r} is not a list of numbers, e.g. {default_shape}"
+            ) from None
+        if target is not None and target not in ("keras", "tf"):
+            raise ModelgenError(f"unknown target {target!r}: expected keras or tf")
+        written = create_project(
+            folder,
+            template,
+            name=name,
+            num_classes=num_classes or 3,
+            input_shape=shape,
+            target=target,
+            force=force,
+        )
+    except ModelgenError as exc:
+        raise _fail(exc) from None
+    shown = [p for p in written if "data" not in p.parts]
+    samples = len(written) - len(shown)
+    verb = "replaced or wrote" if force else "wrote"
+    typer.echo(f"{verb} {len(written)} files in {folder}/:")
+    for path in shown:
+        typer.echo(f"  {path}")
+    typer.echo(f"  and {samples} sample data file(s) under {Path(folder) / 'data'}/")
+    typer.echo(f"next: cd {folder} && modelgen run spec.yaml --target keras")
+
+
 @app.command()
 def schema(
     check: Annotated[

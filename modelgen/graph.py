@@ -215,7 +215,7 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
                 f"input name '{name}' is reserved",
                 ("model", "inputs", name),
                 key=True,
-                hint="choose another name, e.g. 'features'",
+                hint=f"choose another name, e.g. '{name}_input'",
             )
     nodes = _name_and_wire(spec, inputs, error)
     order = _topological(nodes, {i.name for i in inputs}, error)

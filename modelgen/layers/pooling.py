@@ -1,4 +1,4 @@
-"""max_pool2d and avg_pool2d: 2-D pooling windows over (height, width, channels)."""
+"""Pooling: max_pool2d and avg_pool2d windows, global_avg_pool2d/1d means."""
 
 from typing import Annotated, Literal
 
@@ -77,3 +77,18 @@ class GlobalAvgPool2D(LayerKind):
         (shape,) = inputs
         require_rank(shape, 3, "images (height, width, channels)")
         return (shape[2],)
+
+
+@register
+class GlobalAvgPool1D(LayerKind):
+    kind = "global_avg_pool1d"
+    params = GlobalPoolParams
+    summary = "Mean over the steps of a sequence: (steps, c) -> (c,)."
+    example = "{}"
+    example_input = (5, 3)
+
+    @staticmethod
+    def output_shape(p: GlobalPoolParams, inputs: list[Shape]) -> Shape:
+        (shape,) = inputs
+        require_rank(shape, 2, "sequences (steps, channels)")
+        return (shape[1],)

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 JIT_COMPILE = False
+READ_EVERY = 25  # steps run ahead before their metrics are read (and logged)
 
 SPEC_NAME = "digits_residual"
 INPUT_SHAPES = [(8, 8, 1)]
@@ -509,29 +510,44 @@ def train(model, arrays, args, log):
             logits, outputs = model(batch, training=False)
             val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
 
-    step = 0
+    step, pending = 0, []  # pending: (step, metric tensors) not read yet
+
+    def read_pending(started):
+        """Read the metrics of the pending steps (this waits for them) and log them. Reading
+        every step would stall the pipeline after each one; Keras does, this loop need not."""
+        seconds = (time.perf_counter() - started) / max(1, len(pending))
+        for number, results in pending:
+            metrics = {k: float(v) for k, v in results.items()}
+            log.write(event="step", step=number, **metrics, step_seconds=seconds)
+            if not math.isfinite(metrics["loss"]):
+                return number
+        pending.clear()
+        return None
+
     try:
         for epoch in range(1, args.epochs + 1):
             epoch_start = time.perf_counter()
             train_metrics.reset()
             order = epoch_order(epoch - 1, count, args.seed)
             sizes = [min(args.batch_size, count - b) for b in range(0, count, args.batch_size)]
-            for index in tf.split(order, sizes):  # this epoch's batches, as sample indices
-                step_start = time.perf_counter()
-                # Converting the results to Python floats waits for the step to finish.
-                metrics = {k: float(v) for k, v in train_step(index).items()}
+            started = time.perf_counter()
+            for number, index in enumerate(tf.split(order, sizes), start=1):
+                pending.append((step + 1, train_step(index)))
                 step += 1
-                seconds = time.perf_counter() - step_start
-                log.write(event="step", step=step, **metrics, step_seconds=seconds)
-                if not math.isfinite(metrics["loss"]):
-                    return "nan", step
+                last = number == len(sizes) or step == args.max_steps
+                if step == 1 or len(pending) == READ_EVERY or last:
+                    failed_at = read_pending(started)
+                    if failed_at is not None:
+                        return "nan", failed_at
+                    started = time.perf_counter()
                 if step == args.max_steps:
                     break
             logs = train_metrics.result()
             if val_y is not None:
                 val_metrics.reset()
                 for begin in range(0, len(val_y), args.batch_size):
-                    eval_step(tf.range(begin, min(begin + args.batch_size, len(val_y)), dtype=tf.int64))
+                    end = min(begin + args.batch_size, len(val_y))
+                    eval_step(tf.range(begin, end, dtype=tf.int64))
                 logs.update({f"val_{name}": value for name, value in val_metrics.result().items()})
             seconds = time.perf_counter() - epoch_start
             shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
@@ -540,6 +556,7 @@ def train(model, arrays, args, log):
             if step == args.max_steps:
                 break
     except KeyboardInterrupt:
+        read_pending(time.perf_counter())
         return "interrupted", step
     return "completed", step
 
@@ -570,4 +587,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: e1a5cd090cb92dafb6b05c705a1ca8efb5c9cef1ae5f96310423710593dc5f5d
+# modelgen-output-sha256: 60713dcb0b0f34a9beca3739289f48a5fe4485b7715440aaf38e43290e5a78b4
