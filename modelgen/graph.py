@@ -218,6 +218,8 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
                 hint=f"choose another name, e.g. '{name}_input'",
             )
     nodes = _name_and_wire(spec, inputs, error)
+    if problems:  # wiring errors would show up again as cycles or missing inputs
+        raise SpecError(problems)
     order = _topological(nodes, {i.name for i in inputs}, error)
     if problems:
         raise SpecError(problems)

@@ -117,6 +117,10 @@ def _diagnostic(error: dict[str, Any], doc: LocatedDocument) -> Diagnostic:
             doc.where(path, key=isinstance(value, str) and path[-1:] == (value,)),
             "a name starts with a letter and holds only letters, digits and '_' (64 at most)",
         )
+    if kind == "string_pattern_mismatch" and path[-1:] == ("device",):
+        return Diagnostic(
+            f"{label}: expected auto, cpu, gpu, gpu:N or tpu, got {_short(value)}", doc.where(path)
+        )
     message = error["msg"].removeprefix("Value error, ")
     message = message[0].lower() + message[1:]
     if kind not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
