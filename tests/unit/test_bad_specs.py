@@ -4,7 +4,6 @@ in expected.tsv, exit code 2, no traceback, and no output file written."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
