@@ -119,20 +119,45 @@ RunsOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders 
 
 @app.command("run")
 def run_command(
-    spec: SpecArg,
+    spec: Annotated[
+        Path | None, typer.Argument(help="The YAML spec file.", show_default=False, dir_okay=False)
+    ] = None,
     target: TargetOption = "keras",
     device: DeviceOption = None,
     epochs: EpochsOption = None,
     max_steps: StepsOption = None,
     runs_dir: RunsOption = Path("runs"),
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every", min=0, help="Steps between checkpoints (0: each epoch end)."
+        ),
+    ] = 0,
+    resume_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume", help="Continue this run folder from its latest checkpoint.", file_okay=False
+        ),
+    ] = None,
 ) -> None:
     """Generate, run and time a training program; write run.json, metrics.csv, curves.png."""
-    from modelgen.runner import format_summary, run
+    from modelgen.runner import format_summary, resume, run
 
     try:
-        summary = run(
-            spec, target, device=device, epochs=epochs, max_steps=max_steps, runs_dir=runs_dir
-        )
+        if resume_dir is not None:
+            summary = resume(resume_dir)
+        elif spec is None:
+            raise ModelgenError("give a spec to run, or --resume RUN_DIR")
+        else:
+            summary = run(
+                spec,
+                target,
+                device=device,
+                epochs=epochs,
+                max_steps=max_steps,
+                runs_dir=runs_dir,
+                checkpoint_every=checkpoint_every,
+            )
     except ModelgenError as exc:
         raise _fail(exc) from None
     typer.echo(format_summary(summary))

@@ -26,7 +26,7 @@ from modelgen.build import render_program, write_generated
 from modelgen.errors import ModelgenError, RunError
 from modelgen.graph import compile_file
 
-__all__ = ["RunSummary", "run", "summarize", "format_summary", "bench", "format_bench"]
+__all__ = ["RunSummary", "run", "resume", "summarize", "format_summary", "bench", "format_bench"]
 
 
 @dataclass
@@ -82,9 +82,11 @@ def summarize(
             summary.startup_seconds = max(0.0, record["wall_clock"] - launched)
         elif record["event"] == "end":
             summary.status = record["status"] if status == "completed" else status
+            summary.steps = record["steps"]
             summary.peak_memory_mb = summary.peak_memory_mb or record["peak_rss_mb"]
     steps = [r for r in records if r["event"] == "step"]
-    summary.steps = len(steps) and steps[-1]["step"]
+    if steps:
+        summary.steps = steps[-1]["step"]
     if steps:
         summary.first_step_seconds = steps[0]["step_seconds"]
         rest = [r["step_seconds"] for r in steps[1:]] or [steps[0]["step_seconds"]]
@@ -144,6 +146,7 @@ def run(
     max_steps: int | None = None,
     runs_dir: Path = Path("runs"),
     jit: bool = False,
+    checkpoint_every: int = 0,
     quiet: bool = False,
 ) -> RunSummary:
     """Generate ``spec`` for ``target`` into a new run folder, run it and summarise it."""
@@ -155,37 +158,65 @@ def run(
     program = run_dir / "train.py"
     write_generated(program, render_program(graph, target, run_dir))
     shutil.copyfile(spec, run_dir / "spec.yaml")
-    metrics = run_dir / "metrics.jsonl"
-    args = [
-        sys.executable,
-        str(program),
+    flags = [
         "--metrics-out",
-        str(metrics),
+        "metrics.jsonl",
         "--save-weights",
-        str(run_dir / "weights.npz"),
+        "weights.npz",
+        "--checkpoint-dir",
+        "checkpoints",
+        "--checkpoint-every",
+        str(checkpoint_every),
     ]
     for flag, value in (("--device", device), ("--epochs", epochs), ("--max-steps", max_steps)):
         if value is not None:
-            args += [flag, str(value)]
+            flags += [flag, str(value)]
+    (run_dir / "command.json").write_text(json.dumps({"target": target, "flags": flags}), "utf-8")
+    return _execute(run_dir, target, flags, quiet)
+
+
+def resume(run_dir: Path, *, quiet: bool = False) -> RunSummary:
+    """Continue the run in ``run_dir`` from its latest checkpoint."""
+    command = run_dir / "command.json"
+    if not command.is_file():
+        raise ModelgenError(f"{run_dir} is not a modelgen run folder (no command.json)")
+    saved = json.loads(command.read_text(encoding="utf-8"))
+    return _execute(run_dir, saved["target"], [*saved["flags"], "--resume"], quiet)
+
+
+def _execute(run_dir: Path, target: str, flags: list[str], quiet: bool) -> RunSummary:
+    """Run ``train.py`` in ``run_dir`` (its working directory) and summarise the records."""
+    metrics = run_dir / "metrics.jsonl"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     log_path = run_dir / "output.log"
-    shown = {"records": 0}
+    resuming = "--resume" in flags
+    shown = {"records": len(_records(metrics)) if resuming else 0}
 
     def tick() -> None:
         if not quiet:
             _progress(_records(metrics), sys.stderr, shown)
 
     launched, start = time.time(), time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log_file:
-        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    with open(log_path, "a", encoding="utf-8") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "train.py", *flags],
+            cwd=run_dir,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         returncode, usage, status = _wait(process, tick)
     wall = time.perf_counter() - start
     tick()
-    records = _records(metrics)
+    every_record = _records(metrics)
+    records = every_record
+    setups = [i for i, r in enumerate(records) if r["event"] == "setup"]
+    if resuming and setups:  # summarise the resumed part: from its setup record on
+        records = records[setups[-1] :]
     summary = summarize(records, target, run_dir, launched, wall, usage.ru_maxrss / 1024, status)
     (run_dir / "run.json").write_text(json.dumps(asdict(summary), indent=2) + "\n", "utf-8")
-    _write_csv(records, run_dir / "metrics.csv")
-    _plot(records, run_dir / "curves.png")
+    _write_csv(every_record, run_dir / "metrics.csv")
+    _plot(every_record, run_dir / "curves.png")
     if returncode not in (0, 130) or summary.status == "nan":
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
         raise RunError(

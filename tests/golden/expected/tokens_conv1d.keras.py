@@ -15,6 +15,7 @@ Run `python train_keras.py --help` for the flags.
 import argparse
 import json
 import math
+import os
 import random
 import resource
 import sys
@@ -49,7 +50,18 @@ def parse_args(argv=None):
     parser.add_argument("--init-weights", type=Path, help="start from these weights (.npz)")
     parser.add_argument("--save-weights", type=Path, help="write the final weights (.npz)")
     parser.add_argument("--metrics-out", type=Path, help="write per-step/epoch metrics (.jsonl)")
+    parser.add_argument("--checkpoint-dir", type=Path, help="save checkpoints here")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: epochs only)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint, if any"
+    )
     args = parser.parse_args(argv)
+    if args.resume and args.checkpoint_dir is None:
+        parser.error("--resume needs --checkpoint-dir")
+    if args.checkpoint_every < 0:
+        parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
     if args.epochs < 1 or args.batch_size < 1:
@@ -158,6 +170,39 @@ def load_weights(path, named_weights):
             weight.assign(value)
 
 
+def save_checkpoint(directory, step, variables):
+    """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
+    point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
+    intact. The two newest checkpoints are kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"ckpt-{step:09d}.npz"
+    temporary = directory / f".{path.name}.tmp"
+    with open(temporary, "wb") as handle:
+        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+        np.savez(handle, __step__=np.asarray(step), **values)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    pointer = directory / ".latest.tmp"
+    pointer.write_text(path.name, encoding="utf-8")
+    os.replace(pointer, directory / "latest")
+    for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
+        old.unlink()
+
+
+def load_checkpoint(directory, variables):
+    """Restore the variables from the latest checkpoint; returns its step (0 if none)."""
+    latest = directory / "latest"
+    if not latest.is_file():
+        return 0
+    with np.load(directory / latest.read_text(encoding="utf-8").strip()) as archive:
+        for name, variable in variables:
+            if name not in archive.files:
+                sys.exit(f"error: checkpoint in {directory} has no {name!r}: another model?")
+            variable.assign(archive[name])
+        return int(archive["__step__"])
+
+
 def finish(log, status, steps, started):
     """Record how the run ended; a loss that stopped being finite is an error (exit 1)."""
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -177,11 +222,11 @@ def finish(log, status, steps, started):
 class MetricsLog:
     """One JSON object per line: a record per training step and one per epoch."""
 
-    def __init__(self, path):
+    def __init__(self, path, mode="w"):
         self.file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            self.file = open(path, mode, encoding="utf-8")  # noqa: SIM115
 
     def write(self, **record):
         if self.file is not None:
@@ -289,15 +334,21 @@ def make_datasets(train_x, train_y, val_x, val_y, args):
 
 
 class StepLog(keras.callbacks.Callback):
-    """Writes each step's and epoch's metrics, stops after --max-steps updates or when the loss
-    stops being finite."""
+    """Writes each step's and epoch's metrics, stops after the last step or when the loss stops
+    being finite, and saves checkpoints."""
 
-    def __init__(self, log, max_steps, steps_per_epoch):
+    def __init__(self, log, args, steps_per_epoch, first_step, total_steps):
         super().__init__()
-        self.log, self.max_steps, self.steps_per_epoch = log, max_steps, steps_per_epoch
-        self.step, self.failed_at = 0, None
+        self.log, self.args, self.steps_per_epoch = log, args, steps_per_epoch
+        self.step, self.total, self.failed_at = first_step, total_steps, None
+
+    def on_train_begin(self, logs=None):
+        # fit() may run several times (a resume first finishes its epoch): count from here.
+        self.first_step, self.initial_epoch = self.step, None
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.initial_epoch is None:
+            self.initial_epoch = epoch
         self.epoch, self.epoch_start = epoch, time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -306,7 +357,8 @@ class StepLog(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1 Keras calls this once per execution; `batch` is the
         # index of its last step in the epoch.
-        step = self.epoch * self.steps_per_epoch + batch + 1
+        done = (self.epoch - self.initial_epoch) * self.steps_per_epoch + batch + 1
+        step = self.first_step + done
         seconds = (time.perf_counter() - self.batch_start) / max(1, step - self.step)
         self.step = step
         metrics = {k: float(v) for k, v in logs.items()}
@@ -314,13 +366,31 @@ class StepLog(keras.callbacks.Callback):
         if not math.isfinite(metrics["loss"]):
             self.failed_at = step
             self.model.stop_training = True
-        if self.max_steps is not None and step >= self.max_steps:
+            return  # the last checkpoint stays the good one
+        every = self.args.checkpoint_every
+        if every and step % every == 0:
+            self.checkpoint()
+        if step >= self.total:
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.epoch_start
         metrics = {k: float(v) for k, v in logs.items()}
         self.log.write(event="epoch", epoch=epoch + 1, **metrics, seconds=seconds)
+        if self.failed_at is None and self.step % self.steps_per_epoch == 0:
+            self.checkpoint()
+
+    def checkpoint(self):
+        if self.args.checkpoint_dir is not None:
+            save_checkpoint(self.args.checkpoint_dir, self.step, checkpoint_state(self.model))
+
+
+def checkpoint_state(model):
+    """Every model variable (weights, BatchNorm statistics, dropout seed states) and every
+    optimizer variable (update count, slots): what an exact resume needs."""
+    return [(f"model/{i}", v) for i, v in enumerate(model.variables)] + [
+        (f"optimizer/{i}", v) for i, v in enumerate(model.optimizer.variables)
+    ]
 
 
 def main(argv=None):
@@ -331,7 +401,7 @@ def main(argv=None):
     train_x, train_y, val_x, val_y = split_arrays(args)
     steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     train_data, val_data = make_datasets(train_x, train_y, val_x, val_y, args)
-    log = MetricsLog(args.metrics_out)
+    log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
     with tf.device(device):
         model = build_model(args.seed)
         named_weights = [(w.path, w) for w in model.weights]
@@ -341,7 +411,10 @@ def main(argv=None):
                   build_seconds=time.perf_counter() - started, train_examples=len(train_y),
                   batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
         status, steps = "completed", 0
-        if args.max_steps != 0:
+        total = args.epochs * steps_per_epoch
+        if args.max_steps is not None:
+            total = min(total, args.max_steps)
+        if total > 0:
             model.compile(
                 optimizer=make_optimizer(args.epochs * steps_per_epoch),
                 loss=make_loss(),
@@ -350,21 +423,38 @@ def main(argv=None):
                 jit_compile=False,
                 steps_per_execution=1,
             )
-            step_log = StepLog(log, args.max_steps, steps_per_epoch)
+            if args.resume:
+                model.optimizer.build(model.trainable_variables)
+                steps = load_checkpoint(args.checkpoint_dir, checkpoint_state(model))
+                if steps:
+                    print(f"resumed from step {steps}", flush=True)
+            step_log = StepLog(log, args, steps_per_epoch, steps, total)
+            # A resume in mid-epoch first finishes that epoch, so later epochs keep their
+            # boundaries (validation, checkpoints); the data stream continues where it stopped.
+            first_epoch = steps // steps_per_epoch
+            calls = []
+            if steps % steps_per_epoch:
+                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                first_epoch += 1
+            calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
-                model.fit(
-                    train_data,
-                    validation_data=val_data,
-                    epochs=args.epochs,
-                    steps_per_epoch=steps_per_epoch,  # one data stream over all epochs
-                    callbacks=[step_log],
-                    verbose=1 if sys.stdout.isatty() else 2,
-                )
+                for initial_epoch, epochs, per_epoch in calls:
+                    if step_log.step >= total or step_log.failed_at is not None:
+                        break
+                    model.fit(
+                        train_data.skip(step_log.step),
+                        validation_data=val_data,
+                        initial_epoch=initial_epoch,
+                        epochs=epochs,
+                        steps_per_epoch=per_epoch,
+                        callbacks=[step_log],
+                        verbose=1 if sys.stdout.isatty() else 2,
+                    )
             except KeyboardInterrupt:
                 status = "interrupted"
             steps = step_log.step
             if step_log.failed_at is not None:
-                status = "nan"
+                status, steps = "nan", step_log.failed_at
         if args.save_weights is not None and status != "nan":
             save_weights(args.save_weights, named_weights)
     finish(log, status, steps, started)
@@ -372,4 +462,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: fa8f2fed347836aed50e14c55ad3d260d52d7739d9f1e3868dfdf4f88302f107
+# modelgen-output-sha256: d99bb0fe9a56df9812cd33e2b7485dc31e4789b74280ed4bfba358046f3fb6f0

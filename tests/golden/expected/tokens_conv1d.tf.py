@@ -15,6 +15,7 @@ Run `python train_tf.py --help` for the flags.
 import argparse
 import json
 import math
+import os
 import random
 import resource
 import sys
@@ -50,7 +51,18 @@ def parse_args(argv=None):
     parser.add_argument("--init-weights", type=Path, help="start from these weights (.npz)")
     parser.add_argument("--save-weights", type=Path, help="write the final weights (.npz)")
     parser.add_argument("--metrics-out", type=Path, help="write per-step/epoch metrics (.jsonl)")
+    parser.add_argument("--checkpoint-dir", type=Path, help="save checkpoints here")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: epochs only)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint, if any"
+    )
     args = parser.parse_args(argv)
+    if args.resume and args.checkpoint_dir is None:
+        parser.error("--resume needs --checkpoint-dir")
+    if args.checkpoint_every < 0:
+        parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
     if args.epochs < 1 or args.batch_size < 1:
@@ -159,6 +171,39 @@ def load_weights(path, named_weights):
             weight.assign(value)
 
 
+def save_checkpoint(directory, step, variables):
+    """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
+    point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
+    intact. The two newest checkpoints are kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"ckpt-{step:09d}.npz"
+    temporary = directory / f".{path.name}.tmp"
+    with open(temporary, "wb") as handle:
+        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+        np.savez(handle, __step__=np.asarray(step), **values)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    pointer = directory / ".latest.tmp"
+    pointer.write_text(path.name, encoding="utf-8")
+    os.replace(pointer, directory / "latest")
+    for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
+        old.unlink()
+
+
+def load_checkpoint(directory, variables):
+    """Restore the variables from the latest checkpoint; returns its step (0 if none)."""
+    latest = directory / "latest"
+    if not latest.is_file():
+        return 0
+    with np.load(directory / latest.read_text(encoding="utf-8").strip()) as archive:
+        for name, variable in variables:
+            if name not in archive.files:
+                sys.exit(f"error: checkpoint in {directory} has no {name!r}: another model?")
+            variable.assign(archive[name])
+        return int(archive["__step__"])
+
+
 def finish(log, status, steps, started):
     """Record how the run ended; a loss that stopped being finite is an error (exit 1)."""
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -178,11 +223,11 @@ def finish(log, status, steps, started):
 class MetricsLog:
     """One JSON object per line: a record per training step and one per epoch."""
 
-    def __init__(self, path):
+    def __init__(self, path, mode="w"):
         self.file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            self.file = open(path, mode, encoding="utf-8")  # noqa: SIM115
 
     def write(self, **record):
         if self.file is not None:
@@ -262,6 +307,9 @@ class TokensConv1d(tf.Module):
             ("conv1d_1/bias", self.conv1d_1_bias),
             ("dense/kernel", self.dense_kernel),
             ("dense/bias", self.dense_bias),
+        ]
+        # What a checkpoint must hold besides the weights: each dropout layer's seed state.
+        self.random_states = [
         ]
         self.trainable_weights = [
             self.embedding_embeddings,
@@ -350,6 +398,14 @@ class Optimizer(tf.Module):
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         self.velocity = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
 
+    def named_variables(self):
+        """The update count and every slot, named for checkpoints."""
+        slots = [(name, getattr(self, name)) for name in ["velocity"]]
+        return [("optimizer/iterations", self.iterations)] + [
+            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            for i, variable in enumerate(values)
+        ]
+
     def apply(self, gradients, variables):
         """Clip, decay weights, update every variable, then count the update."""
         gradients = clip_gradients(gradients)
@@ -428,6 +484,10 @@ class Metrics(tf.Module):
     def results(self):
         return {name: mean.result() for name, mean in self.means.items()}
 
+    def named_variables(self):
+        return [(f"metrics/{name}/{part}", getattr(mean, part))
+                for name, mean in self.means.items() for part in ("total", "count")]
+
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
 
@@ -470,6 +530,14 @@ def train(model, arrays, args, log):
             val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
+    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
+             *train_metrics.named_variables()]
+    if args.resume:
+        # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
+        # the data position follows from the step, since every epoch's order is stateless.
+        step = load_checkpoint(args.checkpoint_dir, state)
+        if step:
+            print(f"resumed from step {step}", flush=True)
 
     def read_pending(started):
         """Read the metrics of the pending steps (this waits for them) and log them. Reading
@@ -483,23 +551,38 @@ def train(model, arrays, args, log):
         pending.clear()
         return None
 
+    def checkpoint():
+        if args.checkpoint_dir is not None:
+            save_checkpoint(args.checkpoint_dir, step, state)
+
+    total = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total = min(total, args.max_steps)
     try:
-        for epoch in range(1, args.epochs + 1):
+        for epoch in range(step // steps_per_epoch + 1, args.epochs + 1):
+            if step >= total:
+                break
             epoch_start = time.perf_counter()
-            train_metrics.reset()
+            done_in_epoch = step - (epoch - 1) * steps_per_epoch  # > 0 after a mid-epoch resume
+            if done_in_epoch == 0:
+                train_metrics.reset()
             order = epoch_order(epoch - 1, count, args.seed)
             sizes = [min(args.batch_size, count - b) for b in range(0, count, args.batch_size)]
             started = time.perf_counter()
             for number, index in enumerate(tf.split(order, sizes), start=1):
+                if number <= done_in_epoch:
+                    continue
                 pending.append((step + 1, train_step(index)))
                 step += 1
-                last = number == len(sizes) or step == args.max_steps
-                if step == 1 or len(pending) == READ_EVERY or last:
+                due = args.checkpoint_every and step % args.checkpoint_every == 0
+                if step == 1 or len(pending) == READ_EVERY or number == len(sizes) or due or step == total:
                     failed_at = read_pending(started)
                     if failed_at is not None:
-                        return "nan", failed_at
+                        return "nan", failed_at  # the last checkpoint stays the good one
                     started = time.perf_counter()
-                if step == args.max_steps:
+                if due:
+                    checkpoint()
+                if step == total:
                     break
             logs = train_metrics.result()
             if val_y is not None:
@@ -512,8 +595,8 @@ def train(model, arrays, args, log):
             shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
             print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
             log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
-            if step == args.max_steps:
-                break
+            if step % steps_per_epoch == 0:
+                checkpoint()
     except KeyboardInterrupt:
         read_pending(time.perf_counter())
         return "interrupted", step
@@ -526,7 +609,7 @@ def main(argv=None):
     configure(args)
     device = select_device(args.device)
     arrays = split_arrays(args)
-    log = MetricsLog(args.metrics_out)
+    log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
     # Explicit placement: variables and every op of the step live on `device`.
     with tf.device(device):
         model = TokensConv1d(args.seed)
@@ -546,4 +629,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 2cfd7918b019e09208f530c9d33f66242edfae7ab7e84f53fc3fec399b1ef27e
+# modelgen-output-sha256: bacdce9a645ffa7c70585cef7ccc81d595fbe6834aab2319bdbb4a4a2f54b83f

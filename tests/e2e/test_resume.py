@@ -1,0 +1,125 @@
+"""Training survives SIGKILL: resumed from its latest checkpoint, a run ends with exactly the
+weights of an uninterrupted run (shuffling and dropout included), for both targets."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelgen.build import generate
+from tests.specs import base_spec, write_spec
+
+pytestmark = pytest.mark.slow
+KILLS = 10
+EVERY = 7
+
+
+def spec() -> dict:
+    s = base_spec(name="resumable")
+    s["train"]["epochs"] = 120  # 5 steps per epoch: 600 steps, a few seconds
+    s["model"]["layers"] = [
+        {"dense": {"units": 16, "activation": "relu"}},
+        {"dropout": {"rate": 0.3}},
+        {"batch_norm": {}},
+        {"dense": {"units": 3}},
+    ]
+    return s
+
+
+def start(program: Path, folder: Path, resume: bool) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        str(program),
+        "--checkpoint-dir",
+        "ck",
+        "--checkpoint-every",
+        str(EVERY),
+        "--metrics-out",
+        "metrics.jsonl",
+        "--save-weights",
+        "final.npz",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        args + (["--resume"] if resume else []),
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def logged_steps(folder: Path) -> list[int]:
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    steps = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the line the kill cut short
+        if record["event"] == "step":
+            steps.append(record["step"])
+    return steps
+
+
+@pytest.mark.parametrize("target", ["keras", "tf"])
+def test_killed_runs_resume_to_identical_weights(tmp_path: Path, target: str):
+    spec_path = write_spec(tmp_path, spec())
+    program = tmp_path / "train.py"
+    program.write_text(generate(spec_path, target, tmp_path)[1], encoding="utf-8")
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    process = start(program, reference, resume=False)
+    assert process.wait(timeout=600) == 0, process.stderr.read()
+
+    records = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
+    training = sum(r["step_seconds"] for r in records if r["event"] == "step")
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    rng = random.Random(f"resume-{target}")
+    kills, lost = 0, []
+    resume = False
+    while kills < KILLS:
+        before = len(logged_steps(killed))
+        process = start(program, killed, resume=resume)
+        while len(logged_steps(killed)) <= before and process.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, training / (KILLS + 2)))  # a random moment in training
+        if process.poll() is not None:
+            break  # it finished before the kill: no more kill points in this run
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+        latest = killed / "ck" / "latest"
+        resumed_from = 0  # killed before the first checkpoint: the resume starts over
+        if latest.is_file():
+            resumed_from = int(latest.read_text().strip().removeprefix("ckpt-")[:-4])
+        last_logged = max(logged_steps(killed))
+        lost.append(last_logged - resumed_from)
+        resume = True
+    process = start(program, killed, resume=True)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert kills >= KILLS, f"only {kills} kill points landed"
+    # Steps lost per kill are the ones after the last checkpoint: at most the interval.
+    assert all(0 <= n <= EVERY for n in lost), lost
+    with np.load(reference / "final.npz") as a, np.load(killed / "final.npz") as b:
+        assert a.files == b.files
+        for name in a.files:
+            assert np.array_equal(a[name], b[name]), f"{name} differs after {kills} kills"
+    # No step ran twice into the weights: after each resume, logging restarts right after the
+    # checkpoint, and the last step is the same as the reference's.
+    assert max(logged_steps(killed)) == max(logged_steps(reference)) == 600
+    print(f"{target}: {kills} kills, steps lost per kill {lost}")
