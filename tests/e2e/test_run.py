@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -70,15 +72,27 @@ def test_run_reports_a_missing_device_before_training(tmp_path: Path):
     assert "Traceback" not in result.stderr.split("see ")[0]
 
 
-def test_a_diverging_loss_stops_with_the_step_and_a_hint(tmp_path: Path):
+def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     spec = base_spec(name="diverge")
     spec["train"]["optimizer"] = {"type": "sgd", "learning_rate": 1.0e30}
     path = write_spec(tmp_path, spec)
     for target in ("keras", "tf"):
-        result = modelgen("run", path, "-t", target, cwd=tmp_path)
+        runs = tmp_path / f"runs_{target}"
+        result = modelgen(
+            "run", path, "-t", target, "--checkpoint-every", "1", "--runs-dir", runs, cwd=tmp_path
+        )
         assert result.returncode == 1, result.stdout
-        assert "the loss stopped being finite at step" in result.stderr
-        assert "Lower the learning rate" in result.stderr
+        match = re.search(r"the loss stopped being finite at step (\d+)", result.stderr)
+        assert match and "Lower the learning rate" in result.stderr
+        failed_at = int(match.group(1))
+        checkpoints = next(runs.iterdir()) / "checkpoints"
+        if failed_at > 1:
+            latest = checkpoints / (checkpoints / "latest").read_text().strip()
+            with np.load(latest) as archive:
+                assert int(archive["__step__"]) < failed_at
+                assert all(np.isfinite(archive[k]).all() for k in archive.files)
+        else:
+            assert not (checkpoints / "latest").exists()
 
 
 def test_ctrl_c_stops_cleanly_with_the_summary_so_far(tmp_path: Path):
@@ -119,3 +133,47 @@ def test_bench_runs_targets_interleaved_and_saves_the_table(tmp_path: Path):
     assert table["ratio_tf_over_keras"]["steady_step_seconds"] > 0
     order = [line for line in result.stderr.splitlines() if line.startswith("run ")]
     assert order == ["run 1/1: keras", "run 1/1: tf"]
+
+
+def test_run_resume_continues_a_killed_run_to_the_same_weights(tmp_path: Path):
+    spec = yaml.safe_load(DIGITS.read_text())
+    spec["data"]["path"] = str(ROOT / "examples" / "data" / "digits.npz")
+    spec["train"]["epochs"] = 12
+    path = write_spec(tmp_path, spec)
+    assert modelgen("run", path, "-t", "tf", "--runs-dir", "whole", cwd=tmp_path).returncode == 0
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelgen",
+            "run",
+            str(path),
+            "-t",
+            "tf",
+            "--checkpoint-every",
+            "20",
+            "--runs-dir",
+            "cut",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        latest = list((tmp_path / "cut").glob("*/checkpoints/latest"))
+        if latest and "ckpt-000000060" <= latest[0].read_text():
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # modelgen and the training program, mid-run
+    process.wait()
+    (run_dir,) = (tmp_path / "cut").iterdir()
+    result = modelgen("run", "--resume", run_dir, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "resumed from step" in (run_dir / "output.log").read_text()
+    (whole,) = (tmp_path / "whole").iterdir()
+    with np.load(whole / "weights.npz") as a, np.load(run_dir / "weights.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)

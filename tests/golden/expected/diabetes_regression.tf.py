@@ -207,12 +207,15 @@ def load_weights(path, named_weights):
 def save_checkpoint(directory, step, variables):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
-    intact. The two newest checkpoints are kept."""
+    intact. The two newest checkpoints are kept; weights that are no longer finite are not
+    saved."""
+    values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
+        return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
     with open(temporary, "wb") as handle:
-        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
         np.savez(handle, __step__=np.asarray(step), **values)
         handle.flush()
         os.fsync(handle.fileno())
@@ -602,4 +605,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: e8995eec788157fa52dfeb89dd3f8a1c34be3085cf94aec4dc7bc10490e9cd2e
+# modelgen-output-sha256: 0686cd902b086157fd599136ae7dd5334b9de2a85d9a351cdc32b380067d1d3e

@@ -187,12 +187,15 @@ def load_weights(path, named_weights):
 def save_checkpoint(directory, step, variables):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
-    intact. The two newest checkpoints are kept."""
+    intact. The two newest checkpoints are kept; weights that are no longer finite are not
+    saved."""
+    values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
+        return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
     with open(temporary, "wb") as handle:
-        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
         np.savez(handle, __step__=np.asarray(step), **values)
         handle.flush()
         os.fsync(handle.fileno())
@@ -489,4 +492,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 16a53d7a3019843b53898aeecc5901e35d97b2fd4ccae20b3bf6317c7990e040
+# modelgen-output-sha256: d9644e0f27f0706a344c0a5291fd4b3e4a46af42aeb0854f7974c214a373e5b8

@@ -188,12 +188,15 @@ def load_weights(path, named_weights):
 def save_checkpoint(directory, step, variables):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
-    intact. The two newest checkpoints are kept."""
+    intact. The two newest checkpoints are kept; weights that are no longer finite are not
+    saved."""
+    values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
+        return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
     with open(temporary, "wb") as handle:
-        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
         np.savez(handle, __step__=np.asarray(step), **values)
         handle.flush()
         os.fsync(handle.fileno())
@@ -670,4 +673,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: f5c9b434b83009fe894101ca48db9bddaafcb4b3ad4769e5963baa8bae802724
+# modelgen-output-sha256: faec6ed5ed267a76df4558150e054c835da31edeb5a4f9eef0c4fbe6277ebfac

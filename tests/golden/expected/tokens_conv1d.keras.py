@@ -173,12 +173,15 @@ def load_weights(path, named_weights):
 def save_checkpoint(directory, step, variables):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
-    intact. The two newest checkpoints are kept."""
+    intact. The two newest checkpoints are kept; weights that are no longer finite are not
+    saved."""
+    values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
+        return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
     with open(temporary, "wb") as handle:
-        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
         np.savez(handle, __step__=np.asarray(step), **values)
         handle.flush()
         os.fsync(handle.fileno())
@@ -462,4 +465,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d99bb0fe9a56df9812cd33e2b7485dc31e4789b74280ed4bfba358046f3fb6f0
+# modelgen-output-sha256: 1c1bbfbed8414f73c35db86970aa09c9accf6186bc3a775f44db2be5cf8934a5

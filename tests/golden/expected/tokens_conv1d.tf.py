@@ -174,12 +174,15 @@ def load_weights(path, named_weights):
 def save_checkpoint(directory, step, variables):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
-    intact. The two newest checkpoints are kept."""
+    intact. The two newest checkpoints are kept; weights that are no longer finite are not
+    saved."""
+    values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
+        return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
     with open(temporary, "wb") as handle:
-        values = {name: np.asarray(variable.numpy()) for name, variable in variables}
         np.savez(handle, __step__=np.asarray(step), **values)
         handle.flush()
         os.fsync(handle.fileno())
@@ -629,4 +632,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: bacdce9a645ffa7c70585cef7ccc81d595fbe6834aab2319bdbb4a4a2f54b83f
+# modelgen-output-sha256: 182a39ec2433ac3380d183790567445fc3bcb94454b291ad736257919c5beba5
