@@ -329,6 +329,7 @@ def test_tf_target_uses_no_keras(results: dict[str, Path], case: str) -> None:
         "argparse",
         "json",
         "math",
+        "os",
         "random",
         "resource",
         "sys",
