@@ -25,6 +25,7 @@ __all__ = [
     "ShapeError",
     "Size",
     "Variable",
+    "WeightedParams",
     "conv_output_length",
     "pair",
     "register",
@@ -45,6 +46,16 @@ class LayerParams(BaseModel):
     """Base of every layer's parameters: strict types, no unknown fields."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class WeightedParams(LayerParams):
+    """Parameters shared by layers with a kernel and a bias (dense, conv1d, conv2d)."""
+
+    activation: Activation = "linear"
+    use_bias: bool = True
+    kernel_initializer: Initializer = "glorot_uniform"
+    bias_initializer: Initializer = "zeros"
+    l2: Annotated[float, Field(ge=0)] | None = Field(None, description="L2 kernel penalty")
 
 
 @dataclass(frozen=True)

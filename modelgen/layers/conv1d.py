@@ -6,31 +6,24 @@ from pydantic import Field
 
 from modelgen.layers.base import (
     MAX_SIZE,
-    Activation,
-    Initializer,
     LayerKind,
-    LayerParams,
     Shape,
     ShapeError,
     Size,
     Variable,
+    WeightedParams,
     conv_output_length,
     register,
     require_rank,
 )
 
 
-class Conv1DParams(LayerParams):
+class Conv1DParams(WeightedParams):
     filters: Size
     kernel_size: Size
     strides: Size = 1
     padding: Literal["valid", "same"] = "valid"
     dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = 1
-    activation: Activation = "linear"
-    use_bias: bool = True
-    kernel_initializer: Initializer = "glorot_uniform"
-    bias_initializer: Initializer = "zeros"
-    l2: Annotated[float, Field(ge=0)] | None = None
 
 
 @register

@@ -6,14 +6,12 @@ from pydantic import Field
 
 from modelgen.layers.base import (
     MAX_SIZE,
-    Activation,
-    Initializer,
     LayerKind,
-    LayerParams,
     Shape,
     ShapeError,
     Size,
     Variable,
+    WeightedParams,
     conv_output_length,
     pair,
     register,
@@ -23,17 +21,12 @@ from modelgen.layers.base import (
 Window = Size | Annotated[list[Size], Field(min_length=2, max_length=2)]
 
 
-class Conv2DParams(LayerParams):
+class Conv2DParams(WeightedParams):
     filters: Size
     kernel_size: Window
     strides: Window = 1
     padding: Literal["valid", "same"] = "valid"
     dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = 1
-    activation: Activation = "linear"
-    use_bias: bool = True
-    kernel_initializer: Initializer = "glorot_uniform"
-    bias_initializer: Initializer = "zeros"
-    l2: Annotated[float, Field(ge=0)] | None = None
 
 
 @register

@@ -3,30 +3,19 @@
 Takes (features,) or (steps, features) per example; image-shaped input is refused (Keras would
 apply it per pixel, which is almost never meant): flatten or pool first."""
 
-from typing import Annotated
-
-from pydantic import Field
-
 from modelgen.layers.base import (
-    Activation,
-    Initializer,
     LayerKind,
-    LayerParams,
     Shape,
     ShapeError,
     Size,
     Variable,
+    WeightedParams,
     register,
 )
 
 
-class DenseParams(LayerParams):
+class DenseParams(WeightedParams):
     units: Size
-    activation: Activation = "linear"
-    use_bias: bool = True
-    kernel_initializer: Initializer = "glorot_uniform"
-    bias_initializer: Initializer = "zeros"
-    l2: Annotated[float, Field(ge=0)] | None = Field(None, description="L2 kernel penalty")
 
 
 @register
