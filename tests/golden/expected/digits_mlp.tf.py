@@ -26,7 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 JIT_COMPILE = False
-READ_EVERY = 25  # steps run ahead before their metrics are read (and logged)
+STEPS_PER_EXECUTION = 1
+READ_EVERY = 25  # calls run ahead before their metrics are read (and logged)
 
 SPEC_NAME = "digits_mlp"
 INPUT_SHAPES = [(8, 8, 1)]
@@ -183,6 +184,16 @@ def load_weights(path, named_weights):
             if tuple(value.shape) != tuple(weight.shape):
                 sys.exit(f"error: weight {name!r} has shape {value.shape}, expected {weight.shape}")
             weight.assign(value)
+
+
+def check_steps_per_execution(steps_per_epoch):
+    """Keras runs steps_per_execution steps per call even past an epoch's end (taking batches
+    of the next epoch), so both targets require it to divide the steps per epoch."""
+    if steps_per_epoch % 1:
+        sys.exit(
+            f"error: runtime.steps_per_execution ({1}) must divide "
+            f"the {steps_per_epoch} steps per epoch; change it or the batch size"
+        )
 
 
 def save_checkpoint(directory, step, variables):
@@ -503,6 +514,7 @@ def train(model, arrays, args, log):
     train_x, train_y, val_x, val_y = arrays
     count = len(train_y)
     steps_per_epoch = math.ceil(count / args.batch_size)
+    check_steps_per_execution(steps_per_epoch)
     features = {k: tf.constant(v) for k, v in train_x.items()}
     labels = tf.constant(train_y)
     optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
@@ -511,8 +523,7 @@ def train(model, arrays, args, log):
 
     # Traced once for any batch size (as Keras traces its step from the dataset's spec), and
     # jit_compile explicit: never "auto", so a GPU box and a CPU box run the same program.
-    @tf.function(jit_compile=JIT_COMPILE, input_signature=index_spec)
-    def train_step(index):
+    def step_body(index):
         batch = {k: tf.gather(v, index) for k, v in features.items()}
         batch_labels = tf.gather(labels, index)
         with tf.GradientTape() as tape:
@@ -522,6 +533,17 @@ def train(model, arrays, args, log):
         gradients = tape.gradient(loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
         return train_metrics.results()
+
+    train_step = tf.function(step_body, jit_compile=JIT_COMPILE, input_signature=index_spec)
+
+    @tf.function(jit_compile=JIT_COMPILE, input_signature=[tf.TensorSpec([None, None], tf.int64)])
+    def train_steps(indices):
+        """Several full batches in one call (runtime.steps_per_execution): the Python loop and
+        the call overhead are paid once for all of them."""
+        results = train_metrics.results()
+        for i in tf.range(tf.shape(indices)[0]):
+            results = step_body(indices[i])
+        return results
 
     if val_y is not None:
         val_features = {k: tf.constant(v) for k, v in val_x.items()}
@@ -574,20 +596,32 @@ def train(model, arrays, args, log):
             order = epoch_order(epoch - 1, count, args.seed)
             sizes = [min(args.batch_size, count - b) for b in range(0, count, args.batch_size)]
             started = time.perf_counter()
-            for number, index in enumerate(tf.split(order, sizes), start=1):
-                if number <= done_in_epoch:
-                    continue
-                pending.append((step + 1, train_step(index)))
-                step += 1
-                due = args.checkpoint_every and step % args.checkpoint_every == 0
-                if step == 1 or len(pending) == READ_EVERY or number == len(sizes) or due or step == total:
+            batches = tf.split(order, sizes)[done_in_epoch:]
+            # Like Keras, run STEPS_PER_EXECUTION steps per call and log once per call.
+            for first in range(0, len(batches), STEPS_PER_EXECUTION):
+                # A call is never cut short: with --max-steps, stop at the first call that
+                # reaches it, as Keras does.
+                chunk = batches[first : first + STEPS_PER_EXECUTION]
+                full = [b for b in chunk if b.shape[0] == args.batch_size]
+                if len(full) > 1:
+                    results = train_steps(tf.stack(full))
+                elif full:
+                    results = train_step(full[0])
+                if len(full) < len(chunk):  # the epoch's last, smaller batch
+                    results = train_step(chunk[-1])
+                previous, step = step, step + len(chunk)
+                pending.append((step, results))
+                last = first + len(chunk) >= len(batches)
+                every = args.checkpoint_every
+                due = every and step // every > previous // every
+                if previous == 0 or len(pending) >= READ_EVERY or last or due or step == total:
                     failed_at = read_pending(started)
                     if failed_at is not None:
                         return "nan", failed_at  # the last checkpoint stays the good one
                     started = time.perf_counter()
                 if due:
                     checkpoint()
-                if step == total:
+                if step >= total:
                     break
             logs = train_metrics.result()
             if val_y is not None:
@@ -634,4 +668,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 77b34aa6816cf2bae0cebb115b597cab3dc51ce262f947f469ae33395a08aecc
+# modelgen-output-sha256: 6dfa5b6793c7621fe2ca64edf43e0975a0f524ee88d7a05456694b8f0bea5d61

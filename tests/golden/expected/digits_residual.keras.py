@@ -184,6 +184,16 @@ def load_weights(path, named_weights):
             weight.assign(value)
 
 
+def check_steps_per_execution(steps_per_epoch):
+    """Keras runs steps_per_execution steps per call even past an epoch's end (taking batches
+    of the next epoch), so both targets require it to divide the steps per epoch."""
+    if steps_per_epoch % 1:
+        sys.exit(
+            f"error: runtime.steps_per_execution ({1}) must divide "
+            f"the {steps_per_epoch} steps per epoch; change it or the batch size"
+        )
+
+
 def save_checkpoint(directory, step, variables):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
@@ -375,6 +385,7 @@ class StepLog(keras.callbacks.Callback):
         super().__init__()
         self.log, self.args, self.steps_per_epoch = log, args, steps_per_epoch
         self.step, self.total, self.failed_at = first_step, total_steps, None
+        self.per_epoch = steps_per_epoch  # steps per epoch of the current fit() call
 
     def on_train_begin(self, logs=None):
         # fit() may run several times (a resume first finishes its epoch): count from here.
@@ -390,7 +401,8 @@ class StepLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1 Keras calls this once per execution; `batch` is the
-        # index of its last step in the epoch.
+        # index of its last step, which Keras does not clip to the epoch's last step.
+        batch = min(batch, self.per_epoch - 1)
         done = (self.epoch - self.initial_epoch) * self.steps_per_epoch + batch + 1
         step = self.first_step + done
         seconds = (time.perf_counter() - self.batch_start) / max(1, step - self.step)
@@ -434,6 +446,7 @@ def main(argv=None):
     device = select_device(args.device)
     train_x, train_y, val_x, val_y = split_arrays(args)
     steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
+    check_steps_per_execution(steps_per_epoch)
     train_data, val_data = make_datasets(train_x, train_y, val_x, val_y, args)
     log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
     with tf.device(device):
@@ -475,6 +488,7 @@ def main(argv=None):
                 for initial_epoch, epochs, per_epoch in calls:
                     if step_log.step >= total or step_log.failed_at is not None:
                         break
+                    step_log.per_epoch = per_epoch
                     model.fit(
                         train_data.skip(step_log.step),
                         validation_data=val_data,
@@ -496,4 +510,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 777419df6202cf531058fdff0479c9a6dc0790d7d128a30d0ade5a15f6045b2a
+# modelgen-output-sha256: e102078d7c5394bd789cf445568fba5e03f4e391f5e1f4980001492d5a943e18
