@@ -298,7 +298,9 @@ class Runtime(Strict):
     )
     jit_compile: bool = Field(False, description="XLA-compile the train step (both targets)")
     steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = Field(
-        1, description="Keras target: steps per compiled call (same numbers, less overhead)"
+        1,
+        description="steps per compiled call in both targets (same numbers, less overhead); "
+        "must divide the steps per epoch",
     )
     deterministic: bool = Field(True, description="tf.config.experimental.enable_op_determinism()")
 
