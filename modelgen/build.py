@@ -17,7 +17,6 @@ __all__ = [
     "render_program",
     "write_generated",
     "is_up_to_date",
-    "summary",
     "OUTPUT_MARK",
 ]
 
@@ -80,45 +79,3 @@ def write_generated(path: Path, code: str, *, force: bool = False) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _fmt_shape(shape: tuple[int, ...]) -> str:
-    return "(None, " + ", ".join(map(str, shape)) + ")" if shape else "(None,)"
-
-
-def summary(graph: Graph) -> str:
-    """A table like Keras' ``model.summary()``: layer, kind, output shape, parameters."""
-    rows = [("Layer", "Kind", "Output shape", "Params", "Inputs")]
-    for inp in graph.inputs:
-        rows.append((inp.name, f"input {inp.dtype}", _fmt_shape(inp.shape), "0", ""))
-    for node in graph.nodes:
-        rows.append(
-            (
-                node.name,
-                node.kind,
-                _fmt_shape(node.shape),
-                f"{node.param_count:,}",
-                ", ".join(node.inputs),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    line = "  ".join("-" * w for w in widths)
-    out = [f"Model: {graph.spec.name}", line]
-    for i, row in enumerate(rows):
-        out.append(
-            "  ".join(
-                c.rjust(w) if j == 3 else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))
-            ).rstrip()
-        )
-        if i == 0:
-            out.append(line)
-    out.append(line)
-    total, trainable = graph.total_params, graph.trainable_params
-    out.append(f"Total params: {total:,} ({total * 4 / 1024:.1f} KB as float32)")
-    out.append(f"Trainable params: {trainable:,}")
-    out.append(f"Non-trainable params: {total - trainable:,}")
-    out.append(
-        f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
-        + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else "")
-    )
-    return "\n".join(out)

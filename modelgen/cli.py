@@ -55,8 +55,8 @@ def _fail(exc: ModelgenError) -> typer.Exit:
 @app.command()
 def validate(spec: SpecArg) -> None:
     """Check a spec and print its layers, output shapes and parameter counts."""
-    from modelgen.build import summary
     from modelgen.graph import compile_file
+    from modelgen.summary import summary
 
     try:
         graph = compile_file(spec)

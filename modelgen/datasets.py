@@ -8,8 +8,6 @@ Each problem is reported at the spec line of the data field it concerns, naming 
 from __future__ import annotations
 
 import ast
-import csv
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +80,8 @@ def _npy_header(handle) -> tuple[tuple[int, ...], str]:
 
 
 def _check_npz(data, path: Path, key: str, inputs, loss, info: DataInfo, error) -> None:
+    import zipfile  # only where needed: it pulls in the compression modules
+
     where = ("data", key)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -133,6 +133,8 @@ def _check_npz(data, path: Path, key: str, inputs, loss, info: DataInfo, error) 
 
 
 def _check_csv(data, path: Path, key: str, inputs, loss, info: DataInfo, error) -> None:
+    import csv
+
     where = ("data", key)
     if path.stat().st_size > MAX_CSV_BYTES:
         error(f"{path} is larger than {MAX_CSV_BYTES // 1_000_000} MB; convert it to .npz", where)
