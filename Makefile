@@ -12,6 +12,8 @@ $(BIN)/modelgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# An editable install is not byte-compiled; compile once so the CLI starts faster.
+	$(BIN)/python -m compileall -q modelgen
 	touch $@
 
 install: $(BIN)/modelgen
