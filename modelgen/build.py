@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from modelgen._files import atomic_write
 from modelgen.codegen import TARGETS, render
 from modelgen.errors import ModelgenError
 from modelgen.graph import Graph, compile_file
@@ -70,12 +69,4 @@ def write_generated(path: Path, code: str, *, force: bool = False) -> None:
                 f"{path} exists and is not modelgen's unedited output; "
                 "refusing to overwrite it (use --force to replace it)"
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(code)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, code.encode("utf-8"))

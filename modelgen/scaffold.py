@@ -10,19 +10,15 @@ into only with ``force``, and then only the template's own files are replaced.
 from __future__ import annotations
 
 import keyword
-import os
 import re
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-import jinja2.sandbox
-
-from modelgen.codegen.literals import identifier, py_literal
+from modelgen._files import atomic_write
+from modelgen.codegen import make_environment
 from modelgen.errors import ModelgenError
 
 __all__ = ["PROJECT_TEMPLATES", "ProjectTemplate", "create_project", "project_name_for"]
@@ -63,7 +59,7 @@ def _write_png(path: Path, pixels) -> None:
 
     header = struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)
     data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
-    _atomic_write(path, data + chunk(b"IEND", b""))
+    atomic_write(path, data + chunk(b"IEND", b""))
 
 
 def _images(folder: Path, options: Options) -> list[Path]:
@@ -119,7 +115,7 @@ def _table(folder: Path, options: Options, regression: bool) -> list[Path]:
     for row, group, label in zip(x, groups, labels):
         lines.append(",".join([*(f"{v:.4f}" for v in row), "ab"[group], label]))
     path = folder / "data" / "table.csv"
-    _atomic_write(path, ("\n".join(lines) + "\n").encode())
+    atomic_write(path, ("\n".join(lines) + "\n").encode())
     return [path]
 
 
@@ -140,7 +136,7 @@ def _tokens(folder: Path, options: Options) -> list[Path]:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, tokens=tokens, labels=labels.astype("int64"))
     path = folder / "data" / "texts.npz"
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
     return [path]
 
 
@@ -206,33 +202,6 @@ def _check_destination(folder: str) -> Path:
     return path
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.sandbox.SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_ROOT)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["py"] = py_literal
-    env.filters["ident"] = identifier
-    return env
-
-
 def create_project(
     folder: str,
     template: str,
@@ -278,7 +247,7 @@ def create_project(
             "template's files in it (other files are left alone)"
         )
     options = Options(name, num_classes, shape)
-    env = _environment()
+    env = make_environment(TEMPLATE_ROOT, sandboxed=True)
     written: list[Path] = []
     context = {
         "name": name,
@@ -290,13 +259,13 @@ def create_project(
     for source in sorted((TEMPLATE_ROOT / template).iterdir()):
         text = env.get_template(f"{template}/{source.name}").render(**context)
         destination = root / source.name.removesuffix(".jinja")
-        _atomic_write(destination, text.encode())
+        atomic_write(destination, text.encode())
         written.append(destination)
     written += spec.write_sample(root, options)
     if target is not None:
         from modelgen.build import generate
 
         program = root / f"train_{target}.py"
-        _atomic_write(program, generate(root / "spec.yaml", target, root)[1].encode())
+        atomic_write(program, generate(root / "spec.yaml", target, root)[1].encode())
         written.append(program)
     return written

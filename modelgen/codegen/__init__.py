@@ -15,7 +15,7 @@ from modelgen.codegen.literals import identifier, py_literal
 from modelgen.errors import ModelgenError
 from modelgen.graph import Graph
 
-__all__ = ["TARGETS", "Target", "render", "template_path"]
+__all__ = ["TARGETS", "Target", "make_environment", "render", "template_path"]
 
 Target = Literal["keras", "tf"]
 #: target name -> template folder
@@ -44,11 +44,16 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        bytecode_cache=_bytecode_cache(),
+def make_environment(root: Path, *, sandboxed: bool = False) -> jinja2.Environment:
+    """The Jinja settings every modelgen template uses: undefined names are errors, no HTML
+    escaping, and spec values reach the output only through the `py` and `ident` filters.
+    Project templates render in a sandbox; compiled code templates are cached."""
+    import jinja2.sandbox
+
+    kind = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
+    env = kind(
+        loader=jinja2.FileSystemLoader(str(root)),
+        bytecode_cache=None if sandboxed else _bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -58,6 +63,11 @@ def _environment() -> jinja2.Environment:
     env.filters["py"] = py_literal
     env.filters["ident"] = identifier
     return env
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return make_environment(TEMPLATES)
 
 
 def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:

@@ -89,14 +89,14 @@ def test_bad_options_are_refused(tmp_path, monkeypatch, kwargs, message):
 
 
 def test_an_interrupted_write_leaves_no_half_written_file(tmp_path, monkeypatch):
-    import modelgen.scaffold as scaffold
+    import modelgen._files as files
 
     monkeypatch.chdir(tmp_path)
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scaffold.os, "replace", interrupted)
+    monkeypatch.setattr(files.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         create_project("p", "regression")
     assert [p for p in Path("p").rglob("*") if p.is_file()] == []
