@@ -121,7 +121,8 @@ def _progress(records: list[dict[str, Any]], out: TextIO, shown: dict[str, int])
 
 def _wait(process: subprocess.Popen, tick) -> tuple[int, Any, str]:
     """Wait for ``process`` calling ``tick()`` every 0.2 s; returns (exit code, rusage, status).
-    Ctrl-C is passed on to the program, which stops cleanly and reports what it did."""
+    Ctrl-C is passed on to the program (it runs in its own session, so a terminal's Ctrl-C
+    reaches it only from here, once); it stops cleanly and reports what it did."""
     status = "completed"
     while True:
         try:
@@ -132,9 +133,9 @@ def _wait(process: subprocess.Popen, tick) -> tuple[int, Any, str]:
             tick()
             time.sleep(0.2)
         except KeyboardInterrupt:
+            if status != "interrupted" and process.poll() is None:
+                process.send_signal(signal.SIGINT)  # once: the program stops cleanly
             status = "interrupted"
-            if process.poll() is None:  # in a terminal the program got SIGINT already
-                process.send_signal(signal.SIGINT)
 
 
 def run(
@@ -204,6 +205,7 @@ def _execute(run_dir: Path, target: str, flags: list[str], quiet: bool) -> RunSu
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,
         )
         returncode, usage, status = _wait(process, tick)
     wall = time.perf_counter() - start

@@ -168,9 +168,16 @@ def test_run_resume_continues_a_killed_run_to_the_same_weights(tmp_path: Path):
         if latest and "ckpt-000000060" <= latest[0].read_text():
             break
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)  # modelgen and the training program, mid-run
-    process.wait()
     (run_dir,) = (tmp_path / "cut").iterdir()
+    # Kill modelgen and the training program (its own session, working in the run folder).
+    os.killpg(process.pid, signal.SIGKILL)
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "cwd")) == run_dir.resolve():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
+    process.wait()
     result = modelgen("run", "--resume", run_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "resumed from step" in (run_dir / "output.log").read_text()

@@ -608,7 +608,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -639,4 +642,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 2d8c20ecf7cd70277e0f110772b0021bf4aac165ed452a9266dc4facb7824d7e
+# modelgen-output-sha256: 95223e90042611de0ae519487471cd2c95b080741e2f92c2c992ddd718e62876

@@ -707,7 +707,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -738,4 +741,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: f6f8e753a0d9fe7eb0cea692bd2fcfbe9de656ed87b218570e2a51606baba499
+# modelgen-output-sha256: 2a03679c950757a3457916b3c8d14bf09bbb70db14dd6c6b1ca1adbc9de7d6d4

@@ -637,7 +637,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -668,4 +671,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 6dfa5b6793c7621fe2ca64edf43e0975a0f524ee88d7a05456694b8f0bea5d61
+# modelgen-output-sha256: 4af2e3b2671a9ad527fe4d3327a53f2d3717af189d9c731e86633f04985027ff

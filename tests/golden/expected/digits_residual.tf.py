@@ -676,7 +676,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -707,4 +710,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 1cbbf1bb95540c569e7811a1684b39ddf5867a451a03a0d44efff3f51e9e7f04
+# modelgen-output-sha256: 6b000b2bf58ebce085a3feb1c6ccbe9332f390bd543632e8daeb8186c8d52a39

@@ -633,7 +633,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -664,4 +667,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: c53f10c1896a86ca934a3832468b8e99c0e702776cc4751ec4ec6ffd2af5a7f1
+# modelgen-output-sha256: 8c5d65e6900f91a713efeb62580963088e5532130072c4a572303afad660f639

@@ -635,7 +635,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -666,4 +669,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 40240f27ac118fa99fed81be8ed0bdaffbd0ad22aee492334e7b86ca6138dafd
+# modelgen-output-sha256: e1850f4a3e978d8c1554617f77036a49aff2554c6199d27d87bb296f0dd9ef0a

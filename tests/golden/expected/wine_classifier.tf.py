@@ -629,7 +629,10 @@ def train(model, arrays, args, log):
             if step % steps_per_epoch == 0:
                 checkpoint()
     except KeyboardInterrupt:
-        read_pending(time.perf_counter())
+        try:
+            read_pending(time.perf_counter())  # log the steps that ran
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
         return "interrupted", step
     return "completed", step
 
@@ -660,4 +663,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 1dbde5de2be8631b4a08d17087366da584f6d65b6d7625c9bb95437f8f06f70a
+# modelgen-output-sha256: b82e2e3dff26101a1a0359825fff542faf7044ea9ccb8c019550b1f8d491272b
