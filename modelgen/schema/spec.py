@@ -294,7 +294,11 @@ class Train(Strict):
 # ---------------------------------------------------------------- runtime
 class Runtime(Strict):
     device: Annotated[str, StringConstraints(pattern=r"^(auto|cpu|gpu|gpu:[0-9]{1,2}|tpu)$")] = (
-        Field("auto", description="auto, cpu, gpu, gpu:N or tpu")
+        Field(
+            "auto",
+            description="auto, cpu, gpu, gpu:N or tpu; auto picks a TPU (when $TPU_NAME is set "
+            "or on a TPU VM), then a GPU, then the CPU",
+        )
     )
     jit_compile: bool = Field(False, description="XLA-compile the train step (both targets)")
     steps_per_execution: Annotated[int, Field(gt=0, le=10_000)] = Field(

@@ -13,12 +13,14 @@ Run `python train_keras.py --help` for the flags.
 # spec-sha256: 4a72ffb6f94167c40504822bc3e9985b5470b04da78c6f23422e449bc21495c8
 
 import argparse
+import glob
 import json
 import math
 import os
 import random
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,7 +52,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N")
+    parser.add_argument(
+        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
+    )
+    parser.add_argument(
+        "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the training data")
     parser.add_argument("--init-weights", type=Path, help="start from these weights (.npz)")
     parser.add_argument("--save-weights", type=Path, help="write the final weights (.npz)")
@@ -91,8 +98,11 @@ def configure(args):
 
 
 def select_device(name):
-    """The device to train on; fail clearly if it is not there (TF would silently use the CPU)."""
+    """'/CPU:0', '/GPU:<n>' or 'TPU'. A GPU that is not there is an error here: TensorFlow
+    would silently run on the CPU. `auto` picks a TPU, then a GPU, then the CPU."""
     gpus = tf.config.list_physical_devices("GPU")
+    if name == "tpu" or (name == "auto" and tpu_hinted()):
+        return "TPU"  # connect_tpu() checks that it is there
     if name == "auto":
         return "/GPU:0" if gpus else "/CPU:0"
     if name == "cpu":
@@ -101,8 +111,51 @@ def select_device(name):
         index = int(name.partition(":")[2] or 0)
         if index < len(gpus):
             return f"/GPU:{index}"
-    found = ", ".join(d.name for d in tf.config.list_physical_devices()) or "none"
-    sys.exit(f"error: device '{name}' is not available here (devices found: {found})")
+    sys.exit(f"error: device '{name}' is not available here (devices found: {devices_found()})")
+
+
+def devices_found():
+    return ", ".join(d.name for d in tf.config.list_physical_devices()) or "none"
+
+
+def tpu_hinted():
+    """Whether to look for a TPU under `auto`: $TPU_NAME names one (a Cloud TPU name or
+    grpc://host:port), or this is a TPU VM (accelerator device files)."""
+    return bool(os.environ.get("TPU_NAME")) or bool(glob.glob("/dev/accel[0-9]*"))
+
+
+def connect_tpu(timeout):
+    """Resolve the TPU ($TPU_NAME, else the one attached to this VM), connect to it, initialize
+    its TPU system and return a TPUStrategy over its cores. Connecting to an unreachable
+    address blocks forever, so it runs in a thread with a deadline."""
+    address = os.environ.get("TPU_NAME") or "local"
+    outcome = {}
+
+    def connect():
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            outcome["strategy"] = tf.distribute.TPUStrategy(resolver)
+        except Exception as exc:  # noqa: BLE001 - reported below, with the devices found
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "strategy" in outcome:
+        return outcome["strategy"]
+    if thread.is_alive():
+        reason = f"no answer within {timeout:g} s (--tpu-timeout)"
+    else:
+        reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
+    print(
+        f"error: no TPU at {address!r}: {reason}\n"
+        f"  devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
 def load_arrays(path):
@@ -351,7 +404,7 @@ def make_metrics():
     ]
 
 
-def make_datasets(train_x, train_y, val_x, val_y, args):
+def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
     """tf.data pipelines: one stream of training batches over all epochs (epoch e visits the
     samples in epoch_order(e)), read with steps_per_epoch; validation batches in order."""
     count = len(train_y)
@@ -360,7 +413,10 @@ def make_datasets(train_x, train_y, val_x, val_y, args):
 
     def epoch_batches(epoch):
         order = epoch_order(epoch, count, args.seed)
-        return tf.data.Dataset.from_tensor_slices(order).batch(args.batch_size)
+        # On a TPU every batch has the same size (static shapes): the partial one is dropped.
+        return tf.data.Dataset.from_tensor_slices(order).batch(
+            args.batch_size, drop_remainder=replicated
+        )
 
     def gather(index):
         return {k: tf.gather(v, index) for k, v in features.items()}, tf.gather(labels, index)
@@ -440,17 +496,26 @@ def main(argv=None):
     started = time.perf_counter()
     configure(args)
     device = select_device(args.device)
+    # On a TPU, Keras mirrors the variables on its cores and runs every step on each of them.
+    strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     train_x, train_y, val_x, val_y = split_arrays(args)
-    steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
+    if strategy:
+        steps_per_epoch = len(train_y) // args.batch_size
+        if steps_per_epoch == 0:
+            sys.exit(f"error: the batch size ({args.batch_size}) exceeds the training samples")
+    else:
+        steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
-    train_data, val_data = make_datasets(train_x, train_y, val_x, val_y, args)
+    train_data, val_data = make_datasets(train_x, train_y, val_x, val_y, args, strategy is not None)
     log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
-    with tf.device(device):
+    with strategy.scope() if strategy else tf.device(device):
         model = build_model(args.seed)
         named_weights = [(w.path, w) for w in model.weights]
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
-        log.write(event="setup", target="keras", device=device, wall_clock=time.time(),
+        replicas = strategy.num_replicas_in_sync if strategy else 1
+        log.write(event="setup", target="keras", device=device, replicas=replicas,
+                  wall_clock=time.time(),
                   build_seconds=time.perf_counter() - started, train_examples=len(train_y),
                   batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
         status, steps = "completed", 0
@@ -506,4 +571,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d4fe500f287f615c950423c566027f9d2cc8eb6d4995795d81d451cfeba82e97
+# modelgen-output-sha256: 3365ce66cb08d3c7a3ec3a7c8bc4a320d5e53bd1639d375b626c4d42c8f71d38

@@ -13,12 +13,15 @@ Run `python train_tf.py --help` for the flags.
 # spec-sha256: 77909f425046787426a74ccbb89c1b0d3bd0aaabafc5f1dab546900ead87baec
 
 import argparse
+import contextlib
+import glob
 import json
 import math
 import os
 import random
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,7 +57,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N")
+    parser.add_argument(
+        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
+    )
+    parser.add_argument(
+        "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the training data")
     parser.add_argument("--init-weights", type=Path, help="start from these weights (.npz)")
     parser.add_argument("--save-weights", type=Path, help="write the final weights (.npz)")
@@ -95,8 +103,11 @@ def configure(args):
 
 
 def select_device(name):
-    """The device to train on; fail clearly if it is not there (TF would silently use the CPU)."""
+    """'/CPU:0', '/GPU:<n>' or 'TPU'. A GPU that is not there is an error here: TensorFlow
+    would silently run on the CPU. `auto` picks a TPU, then a GPU, then the CPU."""
     gpus = tf.config.list_physical_devices("GPU")
+    if name == "tpu" or (name == "auto" and tpu_hinted()):
+        return "TPU"  # connect_tpu() checks that it is there
     if name == "auto":
         return "/GPU:0" if gpus else "/CPU:0"
     if name == "cpu":
@@ -105,8 +116,51 @@ def select_device(name):
         index = int(name.partition(":")[2] or 0)
         if index < len(gpus):
             return f"/GPU:{index}"
-    found = ", ".join(d.name for d in tf.config.list_physical_devices()) or "none"
-    sys.exit(f"error: device '{name}' is not available here (devices found: {found})")
+    sys.exit(f"error: device '{name}' is not available here (devices found: {devices_found()})")
+
+
+def devices_found():
+    return ", ".join(d.name for d in tf.config.list_physical_devices()) or "none"
+
+
+def tpu_hinted():
+    """Whether to look for a TPU under `auto`: $TPU_NAME names one (a Cloud TPU name or
+    grpc://host:port), or this is a TPU VM (accelerator device files)."""
+    return bool(os.environ.get("TPU_NAME")) or bool(glob.glob("/dev/accel[0-9]*"))
+
+
+def connect_tpu(timeout):
+    """Resolve the TPU ($TPU_NAME, else the one attached to this VM), connect to it, initialize
+    its TPU system and return a TPUStrategy over its cores. Connecting to an unreachable
+    address blocks forever, so it runs in a thread with a deadline."""
+    address = os.environ.get("TPU_NAME") or "local"
+    outcome = {}
+
+    def connect():
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            outcome["strategy"] = tf.distribute.TPUStrategy(resolver)
+        except Exception as exc:  # noqa: BLE001 - reported below, with the devices found
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "strategy" in outcome:
+        return outcome["strategy"]
+    if thread.is_alive():
+        reason = f"no answer within {timeout:g} s (--tpu-timeout)"
+    else:
+        reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
+    print(
+        f"error: no TPU at {address!r}: {reason}\n"
+        f"  devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
 def load_arrays(path):
@@ -458,8 +512,10 @@ class Mean(tf.Module):
 
     def __init__(self):
         super().__init__()
-        self.total = tf.Variable(0.0, trainable=False)
-        self.count = tf.Variable(0.0, trainable=False)
+        # On several replicas (a TPU's cores) each adds its share: the updates are summed.
+        summed = tf.VariableAggregation.SUM
+        self.total = tf.Variable(0.0, trainable=False, aggregation=summed)
+        self.count = tf.Variable(0.0, trainable=False, aggregation=summed)
 
     def update(self, values, count):
         self.total.assign_add(tf.reduce_sum(values))
@@ -641,25 +697,143 @@ def train(model, arrays, args, log):
     return "completed", step
 
 
+def first_replica_updates(next_creator, **kwargs):
+    """Every replica computes the same update (from all-reduced gradients): keep the first
+    replica's. Variables that say how to combine replicas (the metrics) keep their choice."""
+    if kwargs.get("aggregation") in (None, tf.VariableAggregation.NONE):
+        kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    return next_creator(**kwargs)
+
+
+@contextlib.contextmanager
+def replicated(strategy):
+    """Variables created here are mirrored on every replica of `strategy`."""
+    with strategy.scope(), tf.variable_creator_scope(first_replica_updates):
+        yield
+
+
+def train_replicated(model, arrays, args, log, strategy):
+    """The training loop on several replicas (the cores of a TPU): every step splits its batch
+    between them, sums their gradients and applies the same update on each. Batches have a
+    fixed size (a TPU compiles for static shapes), so each epoch's last, partial batch is
+    dropped. Close to, not bit-equal with, one device: the batch mean becomes a sum of
+    per-replica means, and BatchNorm normalizes each replica's share. Returns (status, steps)."""
+    train_x, train_y, val_x, val_y = arrays
+    replicas = strategy.num_replicas_in_sync
+    count = len(train_y)
+    steps_per_epoch = count // args.batch_size
+    if args.batch_size % replicas or steps_per_epoch == 0:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({args.batch_size}) must be a "
+            f"multiple of {replicas} and at most the {count} training samples"
+        )
+    if args.checkpoint_dir is not None or STEPS_PER_EXECUTION > 1:
+        sys.exit("error: checkpoints and steps_per_execution > 1 need a single device for now")
+    optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
+    train_metrics, val_metrics = Metrics(), Metrics()
+    features = {k: tf.constant(v) for k, v in train_x.items()}
+    labels = tf.constant(train_y)
+
+    def epoch_data(epoch):
+        """The epoch's full batches in epoch_order, each split between the replicas."""
+        order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
+        batches = order.batch(args.batch_size, drop_remainder=True).map(
+            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
+                           tf.gather(labels, index))
+        )
+        return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
+
+    @tf.function(jit_compile=JIT_COMPILE)
+    def train_step(batch):
+        def replica_step(batch_features, batch_labels):
+            with tf.GradientTape() as tape:
+                logits, outputs = model(batch_features, training=True)
+                loss = total_loss(model, batch_labels, logits, outputs)
+                share = loss / replicas  # the replicas' shares add up to the batch's loss
+            gradients = tape.gradient(share, model.trainable_weights)
+            context = tf.distribute.get_replica_context()
+            gradients = context.all_reduce(
+                tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in gradients]
+            )
+            optimizer.apply(gradients, model.trainable_weights)
+            train_metrics.update(loss, batch_labels, outputs)
+
+        strategy.run(replica_step, args=batch)
+        return train_metrics.results()
+
+    @tf.function(jit_compile=JIT_COMPILE)
+    def eval_step(batch):
+        def replica_eval(batch_features, batch_labels):
+            logits, outputs = model(batch_features, training=False)
+            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+
+        strategy.run(replica_eval, args=batch)
+
+    if val_y is not None:
+        val_data = strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(args.batch_size)
+        )
+    total = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total = min(total, args.max_steps)
+    step = 0
+    try:
+        for epoch in range(1, args.epochs + 1):
+            if step >= total:
+                break
+            epoch_start = time.perf_counter()
+            train_metrics.reset()
+            for batch in epoch_data(epoch - 1):
+                started = time.perf_counter()
+                metrics = {k: float(v) for k, v in train_step(batch).items()}
+                step += 1
+                log.write(event="step", step=step, **metrics,
+                          step_seconds=time.perf_counter() - started)
+                if not math.isfinite(metrics["loss"]):
+                    return "nan", step
+                if step >= total:
+                    break
+            logs = train_metrics.result()
+            if val_y is not None:
+                val_metrics.reset()
+                for batch in val_data:
+                    eval_step(batch)
+                logs.update({f"val_{name}": value for name, value in val_metrics.result().items()})
+            seconds = time.perf_counter() - epoch_start
+            shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
+            print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
+            log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
+    except KeyboardInterrupt:
+        return "interrupted", step
+    return "completed", step
+
+
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     configure(args)
     device = select_device(args.device)
+    # On a TPU, variables live on its cores and every step runs on each of them.
+    strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     arrays = split_arrays(args)
     log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
     # Explicit placement: variables and every op of the step live on `device`.
-    with tf.device(device):
+    with replicated(strategy) if strategy else tf.device(device):
         model = ShapesCnn(args.seed)
         if args.init_weights is not None:
             load_weights(args.init_weights, model.named_weights)
-        log.write(event="setup", target="tf", device=device, wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(arrays[1]),
-                  batch_size=args.batch_size,
-                  steps_per_epoch=math.ceil(len(arrays[1]) / args.batch_size))
+        replicas = strategy.num_replicas_in_sync if strategy else 1
+        log.write(event="setup", target="tf", device=device, replicas=replicas,
+                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
+                  train_examples=len(arrays[1]), batch_size=args.batch_size,
+                  steps_per_epoch=(len(arrays[1]) // args.batch_size if strategy
+                                   else math.ceil(len(arrays[1]) / args.batch_size)))
         status, steps = "completed", 0
         if args.max_steps != 0:
-            status, steps = train(model, arrays, args, log)
+            if strategy:
+                status, steps = train_replicated(model, arrays, args, log, strategy)
+            else:
+                status, steps = train(model, arrays, args, log)
         if args.save_weights is not None and status != "nan":
             save_weights(args.save_weights, model.named_weights)
     finish(log, status, steps, started)
@@ -667,4 +841,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 8c5d65e6900f91a713efeb62580963088e5532130072c4a572303afad660f639
+# modelgen-output-sha256: 85ac099b59776215f3bacc525c9ce1ea951ace4fca57aafc7bdec5cdca1c4869
