@@ -31,6 +31,11 @@ import tensorflow as tf
 JIT_COMPILE = False
 STEPS_PER_EXECUTION = 1
 READ_EVERY = 25  # calls run ahead before their metrics are read (and logged)
+# With steps_per_execution 1, full batches still run several to a compiled call (a
+# tf.while_loop, same numbers): as many as take about CALL_SECONDS, at most LOOP_STEPS, so
+# the call overhead is amortized and Ctrl-C and the progress stay responsive.
+LOOP_STEPS = 64
+CALL_SECONDS = 0.25
 
 SPEC_NAME = "shapes_cnn"
 INPUT_SHAPES = [(16, 16, 1)]
@@ -590,12 +595,14 @@ def train(model, arrays, args, log):
 
     @tf.function(jit_compile=JIT_COMPILE, input_signature=[tf.TensorSpec([None, None], tf.int64)])
     def train_steps(indices):
-        """Several full batches in one call (runtime.steps_per_execution): the Python loop and
-        the call overhead are paid once for all of them."""
-        results = train_metrics.results()
-        for i in tf.range(tf.shape(indices)[0]):
+        """Several full batches in one call (a tf.while_loop): the Python loop and the call
+        overhead are paid once for all of them. Returns every step's metrics, stacked."""
+        count = tf.shape(indices)[0]
+        history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
+        for i in tf.range(count):
             results = step_body(indices[i])
-        return results
+            history = {name: history[name].write(i, results[name]) for name in Metrics.names}
+        return {name: values.stack() for name, values in history.items()}
 
     if val_y is not None:
         val_features = {k: tf.constant(v) for k, v in val_x.items()}
@@ -609,6 +616,7 @@ def train(model, arrays, args, log):
             val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
+    calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
     state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
              *train_metrics.named_variables()]
     if args.resume:
@@ -620,15 +628,41 @@ def train(model, arrays, args, log):
 
     def read_pending(started):
         """Read the metrics of the pending steps (this waits for them) and log them. Reading
-        every step would stall the pipeline after each one; Keras does, this loop need not."""
-        seconds = (time.perf_counter() - started) / max(1, len(pending))
-        for number, results in pending:
-            metrics = {k: float(v) for k, v in results.items()}
-            log.write(event="step", step=number, **metrics, step_seconds=seconds)
-            if not math.isfinite(metrics["loss"]):
-                return number
+        every step would stall the pipeline after each one; Keras does, this loop need not.
+        Returns the first step whose loss is not finite, if any."""
+        nonlocal read_at, step_seconds
+        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+                  for number, results in pending]
+        seconds = (time.perf_counter() - started) / max(1, step - read_at)
+        if calls > 1:
+            step_seconds = seconds
+        read_at = step
         pending.clear()
+        for number, metrics in values:
+            count = len(metrics["loss"])
+            # With steps_per_execution > 1, one record per call, as Keras logs them.
+            rows = range(count - 1, count) if STEPS_PER_EXECUTION > 1 else range(count)
+            for row in rows:
+                record = {k: float(v[row]) for k, v in metrics.items()}
+                at = number - count + 1 + row
+                log.write(event="step", step=at, **record, step_seconds=seconds)
+                if not math.isfinite(record["loss"]):
+                    return at
         return None
+
+    def steps_in_call():
+        """With steps_per_execution > 1, exactly that many steps per call, as Keras (a call is
+        never cut short, even by --max-steps). Otherwise one step in the first call (its time
+        is the tracing), then about CALL_SECONDS' worth, never past --max-steps or a
+        checkpoint step."""
+        if STEPS_PER_EXECUTION > 1:
+            return STEPS_PER_EXECUTION
+        if step_seconds is None:
+            return 1
+        count = min(LOOP_STEPS, max(1, int(CALL_SECONDS / max(step_seconds, 1e-6))), total - step)
+        if args.checkpoint_every:
+            count = min(count, args.checkpoint_every - step % args.checkpoint_every)
+        return max(1, count)
 
     def checkpoint():
         if args.checkpoint_dir is not None:
@@ -649,24 +683,25 @@ def train(model, arrays, args, log):
             sizes = [min(args.batch_size, count - b) for b in range(0, count, args.batch_size)]
             started = time.perf_counter()
             batches = tf.split(order, sizes)[done_in_epoch:]
-            # Like Keras, run STEPS_PER_EXECUTION steps per call and log once per call.
-            for first in range(0, len(batches), STEPS_PER_EXECUTION):
-                # A call is never cut short: with --max-steps, stop at the first call that
-                # reaches it, as Keras does.
-                chunk = batches[first : first + STEPS_PER_EXECUTION]
+            first = 0
+            while first < len(batches):
+                chunk = batches[first : first + steps_in_call()]
+                first += len(chunk)
                 full = [b for b in chunk if b.shape[0] == args.batch_size]
-                if len(full) > 1:
-                    results = train_steps(tf.stack(full))
-                elif full:
-                    results = train_step(full[0])
+                previous = step
+                if full:
+                    step += len(full)
+                    pending.append((step, train_steps(tf.stack(full))))
                 if len(full) < len(chunk):  # the epoch's last, smaller batch
-                    results = train_step(chunk[-1])
-                previous, step = step, step + len(chunk)
-                pending.append((step, results))
-                last = first + len(chunk) >= len(batches)
+                    if full and STEPS_PER_EXECUTION > 1:
+                        pending.pop()  # one record for the whole call
+                    step += 1
+                    pending.append((step, train_step(chunk[-1])))
+                calls += 1
+                last = first >= len(batches)
                 every = args.checkpoint_every
                 due = every and step // every > previous // every
-                if previous == 0 or len(pending) >= READ_EVERY or last or due or step == total:
+                if calls <= 2 or len(pending) >= READ_EVERY or last or due or step >= total:
                     failed_at = read_pending(started)
                     if failed_at is not None:
                         return "nan", failed_at  # the last checkpoint stays the good one
@@ -841,4 +876,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 85ac099b59776215f3bacc525c9ce1ea951ace4fca57aafc7bdec5cdca1c4869
+# modelgen-output-sha256: 40bd1c8e765cbc7eaf319af1e1f8237b55ec0504141683ef2880bd0293fead98
