@@ -67,9 +67,12 @@ def runner_overhead(repeat: int, runs: Path) -> None:
         run(spec, "tf", runs_dir=folder, quiet=True)
         wrapped.append(time.perf_counter() - start)
     d, w = statistics.median(direct), statistics.median(wrapped)
+    paired = sorted(100 * (b - a) / a for a, b in zip(direct, wrapped))
     print(
         f"digits_mlp (tf target, {repeat} interleaved runs): python train.py {d:.2f} s, "
-        f"modelgen run {w:.2f} s, overhead {100 * (w - d) / d:+.1f}%"
+        f"modelgen run {w:.2f} s, overhead {100 * (w - d) / d:+.1f}% (medians); "
+        f"paired runs {paired[0]:+.1f}% .. {paired[-1]:+.1f}%, "
+        f"median {statistics.median(paired):+.1f}%"
     )
 
 
@@ -78,10 +81,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-steps", type=int, default=150)
     parser.add_argument("--only", help="only examples whose name contains this")
+    parser.add_argument(
+        "--overhead-repeat", type=int, default=7, help="interleaved runs for the run overhead"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         step_ratios(options.repeat, options.max_steps, options.only, Path(tmp))
-        runner_overhead(options.repeat, Path(tmp))
+        runner_overhead(options.overhead_repeat, Path(tmp))
 
 
 if __name__ == "__main__":
