@@ -572,9 +572,9 @@ def train(model, arrays, args, log):
     def train_steps(indices):
         """Several full batches in one call (a tf.while_loop): the Python loop and the call
         overhead are paid once for all of them. Returns every step's metrics, stacked."""
-        count = tf.shape(indices)[0]
-        history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
-        for i in tf.range(count):
+        steps = tf.shape(indices)[0]
+        history = {name: tf.TensorArray(tf.float32, size=steps) for name in Metrics.names}
+        for i in tf.range(steps):
             results = step_body(indices[i])
             history = {name: history[name].write(i, results[name]) for name in Metrics.names}
         return {name: values.stack() for name, values in history.items()}
@@ -851,4 +851,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 17b2635b9cb21e16d7b809cdf9f2072bed83666a56499be68f5fbe0fcb0db8f5
+# modelgen-output-sha256: 01422fdcdcece72e37e0b2497ed9a7c8debaa5da62852b90f1c213c8313483e2

@@ -671,9 +671,9 @@ def train(model, arrays, args, log):
     def train_steps(indices):
         """Several full batches in one call (a tf.while_loop): the Python loop and the call
         overhead are paid once for all of them. Returns every step's metrics, stacked."""
-        count = tf.shape(indices)[0]
-        history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
-        for i in tf.range(count):
+        steps = tf.shape(indices)[0]
+        history = {name: tf.TensorArray(tf.float32, size=steps) for name in Metrics.names}
+        for i in tf.range(steps):
             results = step_body(indices[i])
             history = {name: history[name].write(i, results[name]) for name in Metrics.names}
         return {name: values.stack() for name, values in history.items()}
@@ -950,4 +950,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 3065120d0f1d4134b1613230465df883b861a7800553f9bef4a5d53e20c128c7
+# modelgen-output-sha256: 761e7a5cfe04ed106bd7bceb8e2efe202da7b6d264bc6515d1af205f7d9bd018

@@ -601,9 +601,9 @@ def train(model, arrays, args, log):
     def train_steps(indices):
         """Several full batches in one call (a tf.while_loop): the Python loop and the call
         overhead are paid once for all of them. Returns every step's metrics, stacked."""
-        count = tf.shape(indices)[0]
-        history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
-        for i in tf.range(count):
+        steps = tf.shape(indices)[0]
+        history = {name: tf.TensorArray(tf.float32, size=steps) for name in Metrics.names}
+        for i in tf.range(steps):
             results = step_body(indices[i])
             history = {name: history[name].write(i, results[name]) for name in Metrics.names}
         return {name: values.stack() for name, values in history.items()}
@@ -880,4 +880,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: ca0214f81461848990ae9e42ee7774ea68134852a4ede4494ee16d718fdc4a4d
+# modelgen-output-sha256: e1e2e5e95dfd167bea0ab5e1de12cce38f7a6091750c572f22f14af5866964a7

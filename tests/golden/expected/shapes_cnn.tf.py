@@ -597,9 +597,9 @@ def train(model, arrays, args, log):
     def train_steps(indices):
         """Several full batches in one call (a tf.while_loop): the Python loop and the call
         overhead are paid once for all of them. Returns every step's metrics, stacked."""
-        count = tf.shape(indices)[0]
-        history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
-        for i in tf.range(count):
+        steps = tf.shape(indices)[0]
+        history = {name: tf.TensorArray(tf.float32, size=steps) for name in Metrics.names}
+        for i in tf.range(steps):
             results = step_body(indices[i])
             history = {name: history[name].write(i, results[name]) for name in Metrics.names}
         return {name: values.stack() for name, values in history.items()}
@@ -876,4 +876,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 40bd1c8e765cbc7eaf319af1e1f8237b55ec0504141683ef2880bd0293fead98
+# modelgen-output-sha256: a51ae5186c316f26dd88487c7bf45d66d999707a35c20acd8c2f6e23bc6825e3

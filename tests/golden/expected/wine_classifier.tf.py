@@ -593,9 +593,9 @@ def train(model, arrays, args, log):
     def train_steps(indices):
         """Several full batches in one call (a tf.while_loop): the Python loop and the call
         overhead are paid once for all of them. Returns every step's metrics, stacked."""
-        count = tf.shape(indices)[0]
-        history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
-        for i in tf.range(count):
+        steps = tf.shape(indices)[0]
+        history = {name: tf.TensorArray(tf.float32, size=steps) for name in Metrics.names}
+        for i in tf.range(steps):
             results = step_body(indices[i])
             history = {name: history[name].write(i, results[name]) for name in Metrics.names}
         return {name: values.stack() for name, values in history.items()}
@@ -872,4 +872,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: bb3e44ab63d3948dc894c41188d0955b73e6e5e2004a0e39b0046d2be9aae3d7
+# modelgen-output-sha256: 736813e716564e907712e53bc5a00f92676a49535b7b9aeda1aa84d7e93a74ca
