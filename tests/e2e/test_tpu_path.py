@@ -66,6 +66,12 @@ def test_tpu_that_is_not_there_is_a_clear_error_before_training(programs, tmp_pa
     assert not metrics.exists()  # stopped before anything ran
 
 
+def test_tpu_timeout_must_be_positive(programs):
+    result = run(programs["tf"], "--device", "tpu", "--tpu-timeout", "0")
+    assert result.returncode == 2
+    assert "--tpu-timeout must be positive" in result.stderr
+
+
 def test_a_tpu_that_never_answers_times_out_under_auto(programs):
     """Connecting to an address that accepts but never speaks blocks forever in TensorFlow;
     `auto` tries the TPU named by $TPU_NAME first and gives up after --tpu-timeout."""

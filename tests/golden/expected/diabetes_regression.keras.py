@@ -78,8 +78,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -553,4 +553,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: f3ea7ae7fc77cd317c8b6e6adab6dda57ac65af6a7e2cc126ba25c8a64412664
+# modelgen-output-sha256: 52e6f652de472bb9ab178c0d9d37b84ff317a770f6bbdf42f8825c0adb92b0f5

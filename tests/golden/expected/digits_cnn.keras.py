@@ -76,8 +76,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -571,4 +571,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 3365ce66cb08d3c7a3ec3a7c8bc4a320d5e53bd1639d375b626c4d42c8f71d38
+# modelgen-output-sha256: 6b9b429bed5b14d08737fd68fdc536a709d94a2e6fd7186c6cd507fd7052a971

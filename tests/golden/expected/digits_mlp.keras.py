@@ -76,8 +76,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -553,4 +553,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 588721373aebc3b0254388ee8df99f97163561e53ef7242bcb96b57af769e245
+# modelgen-output-sha256: 3833a5b7e190ca43ba75a3ac6e06d1347c0c8d9440b6c2e577896099aac8ddc2

@@ -76,8 +76,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -575,4 +575,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 24c30f5a780dd8a0d301913b4756cf6908b98c3d02a1d8c2666ffde3f750b744
+# modelgen-output-sha256: 52e05b324319b2c4d090b9be2cd135b4c8df35dca36d4809fd69a250e0ba6ade

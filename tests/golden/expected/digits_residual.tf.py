@@ -84,8 +84,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -697,10 +697,11 @@ def train(model, arrays, args, log):
         """With steps_per_execution > 1, exactly that many steps per call, as Keras (a call is
         never cut short, even by --max-steps). Otherwise one step in the first call (its time
         is the tracing), then about CALL_SECONDS' worth, never past --max-steps or a
-        checkpoint step."""
+        checkpoint step. Under XLA one step per call: every new number of steps would be a
+        new shape, compiled again, and XLA's loop ran convolutions slowly on CPU."""
         if STEPS_PER_EXECUTION > 1:
             return STEPS_PER_EXECUTION
-        if step_seconds is None:
+        if step_seconds is None or JIT_COMPILE:
             return 1
         count = min(LOOP_STEPS, max(1, int(CALL_SECONDS / max(step_seconds, 1e-6))), total - step)
         if args.checkpoint_every:
@@ -732,7 +733,10 @@ def train(model, arrays, args, log):
                 first += len(chunk)
                 full = [b for b in chunk if b.shape[0] == args.batch_size]
                 previous = step
-                if full:
+                if len(full) == 1:
+                    step += 1
+                    pending.append((step, train_step(full[0])))
+                elif full:
                     step += len(full)
                     pending.append((step, train_steps(tf.stack(full))))
                 if len(full) < len(chunk):  # the epoch's last, smaller batch
@@ -919,4 +923,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 4cd3a340c75021f2f0caea612b074cd90794fa234fbb067f6add5e70ea3b6251
+# modelgen-output-sha256: 026e07436b1cf119377ab7768fb4051cb06bc05206bf95b5be78e8bd6058eb0d

@@ -78,8 +78,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -560,4 +560,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: eabe9896ff52c5e2cf6cc26d9eccb2f59b8d4a160522e83aabad5c34348cf03c
+# modelgen-output-sha256: ce43dd1e5f5e305f3cdbb3e0f46d69de2cfe44a111a9080afd4ac188e3712b0b

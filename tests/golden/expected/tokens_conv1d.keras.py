@@ -71,8 +71,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -544,4 +544,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 8fbfeef968ba08b81cce786bf81ed91b7ee375ae47d7b4e7e1005901a0ed250d
+# modelgen-output-sha256: 86a37ecb2a8be687906d63b83aa22ad9c3c4272bf5b8189dc154987e58fdc133

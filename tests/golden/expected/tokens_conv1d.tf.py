@@ -79,8 +79,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -656,10 +656,11 @@ def train(model, arrays, args, log):
         """With steps_per_execution > 1, exactly that many steps per call, as Keras (a call is
         never cut short, even by --max-steps). Otherwise one step in the first call (its time
         is the tracing), then about CALL_SECONDS' worth, never past --max-steps or a
-        checkpoint step."""
+        checkpoint step. Under XLA one step per call: every new number of steps would be a
+        new shape, compiled again, and XLA's loop ran convolutions slowly on CPU."""
         if STEPS_PER_EXECUTION > 1:
             return STEPS_PER_EXECUTION
-        if step_seconds is None:
+        if step_seconds is None or JIT_COMPILE:
             return 1
         count = min(LOOP_STEPS, max(1, int(CALL_SECONDS / max(step_seconds, 1e-6))), total - step)
         if args.checkpoint_every:
@@ -691,7 +692,10 @@ def train(model, arrays, args, log):
                 first += len(chunk)
                 full = [b for b in chunk if b.shape[0] == args.batch_size]
                 previous = step
-                if full:
+                if len(full) == 1:
+                    step += 1
+                    pending.append((step, train_step(full[0])))
+                elif full:
                     step += len(full)
                     pending.append((step, train_steps(tf.stack(full))))
                 if len(full) < len(chunk):  # the epoch's last, smaller batch
@@ -878,4 +882,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: e8373f55ecb0dedecd4797c7ca24f889899ae7a25ce551dd77f806ca7ecc34d7
+# modelgen-output-sha256: 2ea2d86d9fb1b417c92c9dc8e52c92a9b10ef3b24cbff64caca57a395fc4836a

@@ -80,8 +80,8 @@ def parse_args(argv=None):
         parser.error("--checkpoint-every must be 0 or more")
     if args.max_steps is not None and args.max_steps < 0:
         parser.error("--max-steps must be 0 or more")
-    if args.epochs < 1 or args.batch_size < 1:
-        parser.error("--epochs and --batch-size must be positive")
+    if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
+        parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
     return args
 
 
@@ -567,4 +567,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d9c25409cc605ec06f10de13bb27a9bae4e7a1d8ccaa8f245f1d2076a9e06c8c
+# modelgen-output-sha256: 053a89bccf1e2953d314aa1fe36faaf971a7f03885f1cf7a8c91d0e9c55bad61
