@@ -121,3 +121,11 @@ def test_replicated_training_matches_one_device(programs, tmp_path):
             )
         # and the two targets, both replicated, agree bit for bit
         assert np.array_equal(weights["replicated_tf"][key], weights["replicated_keras"][key]), key
+
+
+@pytest.mark.parametrize("target", ["keras", "tf"])
+def test_batch_that_does_not_split_evenly_between_replicas_is_refused(programs, target):
+    result = run(DRIVER, programs[target], "--device", "tpu", "--batch-size", "15")
+    assert result.returncode == 1
+    assert "on 2 replicas the batch size (15) must be a multiple of 2" in result.stderr
+    assert "Traceback" not in result.stderr

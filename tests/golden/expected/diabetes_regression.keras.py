@@ -160,6 +160,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """One float feature row per CSV row (numeric columns, then encoded categories)."""
     if not path.is_file():
@@ -482,9 +494,7 @@ def main(argv=None):
     strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     train_x, train_y, val_x, val_y = split_arrays(args)
     if strategy:
-        steps_per_epoch = len(train_y) // args.batch_size
-        if steps_per_epoch == 0:
-            sys.exit(f"error: the batch size ({args.batch_size}) exceeds the training samples")
+        steps_per_epoch = full_batches(len(train_y), args.batch_size, strategy)
     else:
         steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
@@ -553,4 +563,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 52e6f652de472bb9ab178c0d9d37b84ff317a770f6bbdf42f8825c0adb92b0f5
+# modelgen-output-sha256: 6129b699eb94d5bd065da4a79a9c99e2268766a505ac801be6c25bd1715e7ea5

@@ -158,6 +158,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """Features (one array per model input) and labels from a .npz archive."""
     if not path.is_file():
@@ -500,9 +512,7 @@ def main(argv=None):
     strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     train_x, train_y, val_x, val_y = split_arrays(args)
     if strategy:
-        steps_per_epoch = len(train_y) // args.batch_size
-        if steps_per_epoch == 0:
-            sys.exit(f"error: the batch size ({args.batch_size}) exceeds the training samples")
+        steps_per_epoch = full_batches(len(train_y), args.batch_size, strategy)
     else:
         steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
@@ -571,4 +581,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 6b9b429bed5b14d08737fd68fdc536a709d94a2e6fd7186c6cd507fd7052a971
+# modelgen-output-sha256: 307d84ebfaea1b18db53db06ae109cd48d495fd8e5cfc1448b581f11f8ed6046

@@ -158,6 +158,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """Features (one array per model input) and labels from a .npz archive."""
     if not path.is_file():
@@ -482,9 +494,7 @@ def main(argv=None):
     strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     train_x, train_y, val_x, val_y = split_arrays(args)
     if strategy:
-        steps_per_epoch = len(train_y) // args.batch_size
-        if steps_per_epoch == 0:
-            sys.exit(f"error: the batch size ({args.batch_size}) exceeds the training samples")
+        steps_per_epoch = full_batches(len(train_y), args.batch_size, strategy)
     else:
         steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
@@ -553,4 +563,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 3833a5b7e190ca43ba75a3ac6e06d1347c0c8d9440b6c2e577896099aac8ddc2
+# modelgen-output-sha256: 4e6e6f82c3220caff3be3fc22e4506ad21d53981a72a04d2f9e06a9312f99348

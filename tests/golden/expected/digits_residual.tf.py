@@ -166,6 +166,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """Features (one array per model input) and labels from a .npz archive."""
     if not path.is_file():
@@ -803,12 +815,7 @@ def train_replicated(model, arrays, args, log, strategy):
     train_x, train_y, val_x, val_y = arrays
     replicas = strategy.num_replicas_in_sync
     count = len(train_y)
-    steps_per_epoch = count // args.batch_size
-    if args.batch_size % replicas or steps_per_epoch == 0:
-        sys.exit(
-            f"error: on {replicas} replicas the batch size ({args.batch_size}) must be a "
-            f"multiple of {replicas} and at most the {count} training samples"
-        )
+    steps_per_epoch = full_batches(count, args.batch_size, strategy)
     if args.checkpoint_dir is not None or STEPS_PER_EXECUTION > 1:
         sys.exit("error: checkpoints and steps_per_execution > 1 need a single device for now")
     optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
@@ -904,12 +911,16 @@ def main(argv=None):
         model = DigitsResidual(args.seed)
         if args.init_weights is not None:
             load_weights(args.init_weights, model.named_weights)
+        count = len(arrays[1])
         replicas = strategy.num_replicas_in_sync if strategy else 1
+        if strategy:
+            steps_per_epoch = full_batches(count, args.batch_size, strategy)
+        else:
+            steps_per_epoch = math.ceil(count / args.batch_size)
         log.write(event="setup", target="tf", device=device, replicas=replicas,
                   wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=len(arrays[1]), batch_size=args.batch_size,
-                  steps_per_epoch=(len(arrays[1]) // args.batch_size if strategy
-                                   else math.ceil(len(arrays[1]) / args.batch_size)))
+                  train_examples=count, batch_size=args.batch_size,
+                  steps_per_epoch=steps_per_epoch)
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -923,4 +934,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 026e07436b1cf119377ab7768fb4051cb06bc05206bf95b5be78e8bd6058eb0d
+# modelgen-output-sha256: a7ad62058a667e8ed774142dfc3f43a4dbe33a60c8ee2a0a532cf58fde7e3fe2

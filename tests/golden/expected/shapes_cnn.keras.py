@@ -160,6 +160,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """Every image of every class folder, resized, scaled to [0, 1], in a fixed shuffled order
     (so a validation split holds every class)."""
@@ -489,9 +501,7 @@ def main(argv=None):
     strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     train_x, train_y, val_x, val_y = split_arrays(args)
     if strategy:
-        steps_per_epoch = len(train_y) // args.batch_size
-        if steps_per_epoch == 0:
-            sys.exit(f"error: the batch size ({args.batch_size}) exceeds the training samples")
+        steps_per_epoch = full_batches(len(train_y), args.batch_size, strategy)
     else:
         steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
@@ -560,4 +570,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: ce43dd1e5f5e305f3cdbb3e0f46d69de2cfe44a111a9080afd4ac188e3712b0b
+# modelgen-output-sha256: 745d5c79e09c4f1f4ba058be291200d8d09f6a0054f7538af103c0c31c2711ca

@@ -168,6 +168,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """Every image of every class folder, resized, scaled to [0, 1], in a fixed shuffled order
     (so a validation split holds every class)."""
@@ -760,12 +772,7 @@ def train_replicated(model, arrays, args, log, strategy):
     train_x, train_y, val_x, val_y = arrays
     replicas = strategy.num_replicas_in_sync
     count = len(train_y)
-    steps_per_epoch = count // args.batch_size
-    if args.batch_size % replicas or steps_per_epoch == 0:
-        sys.exit(
-            f"error: on {replicas} replicas the batch size ({args.batch_size}) must be a "
-            f"multiple of {replicas} and at most the {count} training samples"
-        )
+    steps_per_epoch = full_batches(count, args.batch_size, strategy)
     if args.checkpoint_dir is not None or STEPS_PER_EXECUTION > 1:
         sys.exit("error: checkpoints and steps_per_execution > 1 need a single device for now")
     optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
@@ -861,12 +868,16 @@ def main(argv=None):
         model = ShapesCnn(args.seed)
         if args.init_weights is not None:
             load_weights(args.init_weights, model.named_weights)
+        count = len(arrays[1])
         replicas = strategy.num_replicas_in_sync if strategy else 1
+        if strategy:
+            steps_per_epoch = full_batches(count, args.batch_size, strategy)
+        else:
+            steps_per_epoch = math.ceil(count / args.batch_size)
         log.write(event="setup", target="tf", device=device, replicas=replicas,
                   wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=len(arrays[1]), batch_size=args.batch_size,
-                  steps_per_epoch=(len(arrays[1]) // args.batch_size if strategy
-                                   else math.ceil(len(arrays[1]) / args.batch_size)))
+                  train_examples=count, batch_size=args.batch_size,
+                  steps_per_epoch=steps_per_epoch)
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -880,4 +891,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d87955266fb5bdf3ff3efc8e2a3abdf6339750bd69176385ee78e45bc443b36c
+# modelgen-output-sha256: 85e2ee7ec7d3d7a2bc5bea1bcb92c530ee245e577b623c12be0f8fb18e37a258

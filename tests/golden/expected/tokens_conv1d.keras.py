@@ -153,6 +153,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(seed):
     """Random features and labels shaped from the model, from a seeded generator."""
     rng = np.random.default_rng(seed)
@@ -473,9 +485,7 @@ def main(argv=None):
     strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     train_x, train_y, val_x, val_y = split_arrays(args)
     if strategy:
-        steps_per_epoch = len(train_y) // args.batch_size
-        if steps_per_epoch == 0:
-            sys.exit(f"error: the batch size ({args.batch_size}) exceeds the training samples")
+        steps_per_epoch = full_batches(len(train_y), args.batch_size, strategy)
     else:
         steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
@@ -544,4 +554,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 86a37ecb2a8be687906d63b83aa22ad9c3c4272bf5b8189dc154987e58fdc133
+# modelgen-output-sha256: f31eb6a05f0d9b693c4484e9c6e7b203ddc17cda0c805a9c785a2d134fa406cf

@@ -170,6 +170,18 @@ def connect_tpu(timeout):
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
+def full_batches(count, batch_size, strategy):
+    """Steps per epoch on several replicas: full batches only (a TPU compiles for static
+    shapes), each split evenly between the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas or count < batch_size:
+        sys.exit(
+            f"error: on {replicas} replicas the batch size ({batch_size}) must be a multiple "
+            f"of {replicas} and at most the {count} training samples"
+        )
+    return count // batch_size
+
+
 def load_arrays(path):
     """One float feature row per CSV row (numeric columns, then encoded categories)."""
     if not path.is_file():
@@ -756,12 +768,7 @@ def train_replicated(model, arrays, args, log, strategy):
     train_x, train_y, val_x, val_y = arrays
     replicas = strategy.num_replicas_in_sync
     count = len(train_y)
-    steps_per_epoch = count // args.batch_size
-    if args.batch_size % replicas or steps_per_epoch == 0:
-        sys.exit(
-            f"error: on {replicas} replicas the batch size ({args.batch_size}) must be a "
-            f"multiple of {replicas} and at most the {count} training samples"
-        )
+    steps_per_epoch = full_batches(count, args.batch_size, strategy)
     if args.checkpoint_dir is not None or STEPS_PER_EXECUTION > 1:
         sys.exit("error: checkpoints and steps_per_execution > 1 need a single device for now")
     optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
@@ -857,12 +864,16 @@ def main(argv=None):
         model = WineClassifier(args.seed)
         if args.init_weights is not None:
             load_weights(args.init_weights, model.named_weights)
+        count = len(arrays[1])
         replicas = strategy.num_replicas_in_sync if strategy else 1
+        if strategy:
+            steps_per_epoch = full_batches(count, args.batch_size, strategy)
+        else:
+            steps_per_epoch = math.ceil(count / args.batch_size)
         log.write(event="setup", target="tf", device=device, replicas=replicas,
                   wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=len(arrays[1]), batch_size=args.batch_size,
-                  steps_per_epoch=(len(arrays[1]) // args.batch_size if strategy
-                                   else math.ceil(len(arrays[1]) / args.batch_size)))
+                  train_examples=count, batch_size=args.batch_size,
+                  steps_per_epoch=steps_per_epoch)
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -876,4 +887,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 089a910cf851bc292c35ceeb2cd2e22034a9ecd0baf72e9f6cec08cd20c63d79
+# modelgen-output-sha256: fab83a3ecc4f45509f3af5d67ed391b6b37df69e4d72b8d3f563a5b63abb06ce
