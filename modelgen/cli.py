@@ -115,6 +115,10 @@ StepsOption = Annotated[
     int | None, typer.Option("--max-steps", min=0, help="Stop after this many updates.")
 ]
 RunsOption = Annotated[Path, typer.Option("--runs-dir", help="Where run folders go.")]
+TpuTimeoutOption = Annotated[
+    float | None,
+    typer.Option("--tpu-timeout", min=1, help="Seconds to wait for a TPU to answer (default 120)."),
+]
 
 
 @app.command("run")
@@ -127,6 +131,7 @@ def run_command(
     epochs: EpochsOption = None,
     max_steps: StepsOption = None,
     runs_dir: RunsOption = Path("runs"),
+    tpu_timeout: TpuTimeoutOption = None,
     checkpoint_every: Annotated[
         int,
         typer.Option(
@@ -157,6 +162,7 @@ def run_command(
                 max_steps=max_steps,
                 runs_dir=runs_dir,
                 checkpoint_every=checkpoint_every,
+                tpu_timeout=tpu_timeout,
             )
     except ModelgenError as exc:
         raise _fail(exc) from None
@@ -176,6 +182,7 @@ def bench_command(
     epochs: EpochsOption = None,
     jit: Annotated[bool, typer.Option("--jit", help="XLA-compile both targets' steps.")] = False,
     device: DeviceOption = None,
+    tpu_timeout: TpuTimeoutOption = None,
     runs_dir: RunsOption = Path("runs"),
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the table as JSON here.")
@@ -196,6 +203,7 @@ def bench_command(
             jit=jit,
             runs_dir=runs_dir,
             device=device,
+            tpu_timeout=tpu_timeout,
         )
     except ModelgenError as exc:
         raise _fail(exc) from None

@@ -144,8 +144,10 @@ def _wait(process: subprocess.Popen, tick) -> tuple[int, Any, str]:
                 else:
                     select.select([exited], [], [], 0.2)
             except KeyboardInterrupt:
-                if status != "interrupted" and process.poll() is None:
-                    process.send_signal(signal.SIGINT)  # once: the program stops cleanly
+                if status != "interrupted":
+                    # os.kill, not send_signal: that reaps an exited program, and wait4 above
+                    # must. Until wait4 reaps it, the pid is still the program's.
+                    os.kill(process.pid, signal.SIGINT)  # once: the program stops cleanly
                 status = "interrupted"
     finally:
         if exited is not None:
@@ -162,6 +164,7 @@ def run(
     runs_dir: Path = Path("runs"),
     jit: bool = False,
     checkpoint_every: int = 0,
+    tpu_timeout: float | None = None,
     quiet: bool = False,
 ) -> RunSummary:
     """Generate ``spec`` for ``target`` into a new run folder, run it and summarise it."""
@@ -183,7 +186,12 @@ def run(
         "--checkpoint-every",
         str(checkpoint_every),
     ]
-    for flag, value in (("--device", device), ("--epochs", epochs), ("--max-steps", max_steps)):
+    for flag, value in (
+        ("--device", device),
+        ("--epochs", epochs),
+        ("--max-steps", max_steps),
+        ("--tpu-timeout", tpu_timeout),
+    ):
         if value is not None:
             flags += [flag, str(value)]
     (run_dir / "command.json").write_text(json.dumps({"target": target, "flags": flags}), "utf-8")
@@ -342,6 +350,7 @@ def bench(
     jit: bool = False,
     runs_dir: Path = Path("runs"),
     device: str | None = None,
+    tpu_timeout: float | None = None,
 ) -> dict[str, Any]:
     """Run the targets interleaved (A B A B ...) and return medians and tf/keras ratios."""
     if not targets:
@@ -359,6 +368,7 @@ def bench(
                     max_steps=max_steps,
                     runs_dir=runs_dir,
                     jit=jit,
+                    tpu_timeout=tpu_timeout,
                     quiet=True,
                 )
             )

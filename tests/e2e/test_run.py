@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,8 +23,10 @@ pytestmark = pytest.mark.slow
 DIGITS = ROOT / "examples" / "configs" / "digits_mlp.yaml"
 
 
-def modelgen(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def modelgen(
+    *args: str, cwd: Path, timeout: int = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "modelgen", *map(str, args)],
         cwd=cwd,
@@ -72,6 +75,34 @@ def test_run_reports_a_missing_device_before_training(tmp_path: Path):
     assert "Traceback" not in result.stderr.split("see ")[0]
 
 
+def test_run_passes_the_tpu_timeout_to_the_program(tmp_path: Path):
+    """A TPU address that accepts but never answers: `modelgen run` gives up after its
+    --tpu-timeout, with the program's error, before any training."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"grpc://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = modelgen(
+            "run",
+            DIGITS,
+            "-t",
+            "tf",
+            "--device",
+            "tpu",
+            "--tpu-timeout",
+            "3",
+            cwd=tmp_path,
+            env={"TPU_NAME": address},
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert f"error: no TPU at '{address}': no answer within 3 s (--tpu-timeout)" in result.stderr
+    assert elapsed < 60  # the program's default would wait 120 s
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "metrics.jsonl").exists()  # stopped before anything ran
+
+
 def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     spec = base_spec(name="diverge")
     spec["train"]["optimizer"] = {"type": "sgd", "learning_rate": 1.0e30}
@@ -98,7 +129,7 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint
 def test_ctrl_c_stops_cleanly_with_the_summary_so_far(tmp_path: Path):
     spec = yaml.safe_load(DIGITS.read_text())
     spec["data"]["path"] = str(ROOT / "examples" / "data" / "digits.npz")
-    spec["train"]["epochs"] = 200
+    spec["train"]["epochs"] = 2000  # ~40 s: never over before the signal, even on a busy machine
     path = write_spec(tmp_path, spec)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     process = subprocess.Popen(
@@ -121,7 +152,7 @@ def test_ctrl_c_stops_cleanly_with_the_summary_so_far(tmp_path: Path):
     assert process.returncode == 130, err
     assert "status                                 interrupted" in out
     record = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
-    assert record["status"] == "interrupted" and 0 < record["steps"] < 200 * 45
+    assert record["status"] == "interrupted" and 0 < record["steps"] < 2000 * 45
 
 
 def test_bench_runs_targets_interleaved_and_saves_the_table(tmp_path: Path):

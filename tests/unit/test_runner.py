@@ -1,10 +1,14 @@
-"""The run summary computed from a program's metric records (no TensorFlow needed)."""
+"""The run summary computed from a program's metric records, and the wait for a program
+(no TensorFlow needed)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from modelgen.runner import format_bench, format_summary, summarize
+from modelgen.runner import _wait, format_bench, format_summary, summarize
 
 RECORDS = [
     {
@@ -66,3 +70,23 @@ def test_bench_table_shows_ratios():
     }
     text = format_bench(table)
     assert "medians of 3 interleaved runs" in text and "0.50" in text and "2.00 ms" in text
+
+
+def test_ctrl_c_as_the_program_exits_is_an_interruption_not_a_crash():
+    """Ctrl-C lands after the program has exited but before it is reaped: the wait still
+    collects its exit code (signalling a zombie is harmless; reaping it twice would fail)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    interrupted = []
+
+    def tick() -> None:
+        if not interrupted:
+            deadline = time.monotonic() + 30
+            while Path(f"/proc/{process.pid}/stat").read_text().split()[2] != "Z":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+    returncode, usage, status = _wait(process, tick)
+    assert (returncode, status) == (0, "interrupted")
+    assert usage.ru_utime >= 0
