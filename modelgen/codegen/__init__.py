@@ -70,6 +70,11 @@ def _environment() -> jinja2.Environment:
     return make_environment(TEMPLATES)
 
 
+def model_class_name(spec_name: str) -> str:
+    """The generated model class: the spec's (identifier) name in CamelCase."""
+    return "".join(part.capitalize() for part in spec_name.split("_")) or "Model"
+
+
 def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:
     """Generated source for ``target``; ``out_dir`` is where the file will live (data paths
     are written relative to it, so the program finds its data from any working directory)."""
@@ -94,7 +99,7 @@ def render(graph: Graph, target: str, out_dir: Path | None = None) -> str:
         keras_version=VERIFIED_KERAS,
         data_rel=relative(graph.data_path),
         val_rel=relative(graph.validation_path),
-        class_name="".join(part.capitalize() for part in graph.spec.name.split("_")) or "Model",
+        class_name=model_class_name(graph.spec.name),
     )
     try:
         ast.parse(code)
