@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,13 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def silent_tpu() -> Iterator[str]:
+    """A TPU address that accepts connections but never answers (TensorFlow's connect would
+    block forever on it): grpc://127.0.0.1:<port>."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        yield f"grpc://127.0.0.1:{silent.getsockname()[1]}"
