@@ -24,7 +24,6 @@ from pathlib import Path
 
 from modelgen.build import generate
 from modelgen.codegen import model_class_name
-from modelgen.graph import compile_file
 from modelgen.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,12 +80,12 @@ with tf.device(program.select_device("cpu")):
 def bare_step(spec: Path, folder: Path) -> float:
     """Median seconds per step of the tf target's bare step (64 steps per call, 7 calls)."""
     program = folder / "bare_train.py"
-    program.write_text(generate(spec, "tf", folder)[1], encoding="utf-8")
-    class_name = model_class_name(compile_file(spec).spec.name)
+    graph, code = generate(spec, "tf", folder)
+    program.write_text(code, encoding="utf-8")
     driver = folder / "bare_step.py"  # a file: AutoGraph reads the loop's source
     driver.write_text(BARE, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, str(driver), str(program), class_name],
+        [sys.executable, str(driver), str(program), model_class_name(graph.spec.name)],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
