@@ -22,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from modelgen.build import generate
-from modelgen.codegen import model_class_name
+from modelgen.build import render_program
+from modelgen.codegen import render_with_names
+from modelgen.graph import compile_file
 from modelgen.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,12 +81,14 @@ with tf.device(program.select_device("cpu")):
 def bare_step(spec: Path, folder: Path) -> float:
     """Median seconds per step of the tf target's bare step (64 steps per call, 7 calls)."""
     program = folder / "bare_train.py"
-    graph, code = generate(spec, "tf", folder)
+    graph = compile_file(spec)
+    code = render_program(graph, "tf", folder)
+    class_name = render_with_names(graph, "tf", folder)[1]["<class>"]
     program.write_text(code, encoding="utf-8")
     driver = folder / "bare_step.py"  # a file: AutoGraph reads the loop's source
     driver.write_text(BARE, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, str(driver), str(program), model_class_name(graph.spec.name)],
+        [sys.executable, str(driver), str(program), class_name],
         capture_output=True,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},

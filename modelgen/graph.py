@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,34 +20,8 @@ from modelgen.layers.base import LayerParams, Shape
 from modelgen.schema import validate_document
 from modelgen.schema.spec import Spec
 
-__all__ = ["Graph", "Node", "InputNode", "LossPlan", "compile_file", "lower", "RESERVED_NAMES"]
+__all__ = ["Graph", "Node", "InputNode", "LossPlan", "compile_file", "lower"]
 
-#: Names the generated programs use themselves; a layer or input may not take them.
-RESERVED_NAMES = frozenset(
-    {
-        "tf",
-        "np",
-        "keras",
-        "layers",
-        "math",
-        "json",
-        "time",
-        "argparse",
-        "random",
-        "sys",
-        "Path",
-        "layer_seed",
-        "seed",
-        "self",
-        "features",
-        "training",
-        "logits",
-        "mean",
-        "variance",
-        "inv",
-        "call_seed",
-    }
-)
 MAX_PARAMS = 2_000_000_000
 RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
 
@@ -209,14 +182,6 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
         problems.append(Diagnostic(message, doc.where(path, key=key), hint))
 
     inputs = [InputNode(n, tuple(i.shape), i.dtype) for n, i in spec.model.inputs.items()]
-    for name in spec.model.inputs:
-        if name in RESERVED_NAMES or keyword.iskeyword(name):
-            error(
-                f"input name '{name}' is reserved",
-                ("model", "inputs", name),
-                key=True,
-                hint=f"choose another name, e.g. '{name}_input'",
-            )
     nodes = _name_and_wire(spec, inputs, error)
     if problems:  # wiring errors would show up again as cycles or missing inputs
         raise SpecError(problems)
@@ -322,9 +287,7 @@ def _name_and_wire(spec: Spec, inputs: list[InputNode], error) -> list[Node]:
         path = ("model", "layers", index)
         if item.name is None:
             continue
-        if item.name in RESERVED_NAMES or keyword.iskeyword(item.name):
-            error(f"layer name '{item.name}' is reserved", path + ("name",), "choose another name")
-        elif item.name in taken:
+        if item.name in taken:
             first = explicit.get(item.name)
             where = f"layer {first}" if first is not None else "a model input"
             error(

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["py_literal", "identifier"]
+__all__ = ["py_literal", "identifier", "word"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -15,9 +15,10 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def py_literal(value: Any) -> str:
     """Python source text for a plain value (None, bool, int, finite float, str, list, tuple,
     dict of those). ``repr`` of these types is always a valid literal that evaluates back to
-    the value, so no spec text can escape into code."""
+    the value, so no spec text can escape into code. Strings are ASCII-escaped (``ascii``):
+    no invisible or bidirectional characters from a spec or a data file reach the source."""
     if isinstance(value, str):
-        text = repr(value)
+        text = ascii(value)
         if text.startswith("'") and '"' not in value and "'" not in value:
             text = f'"{text[1:-1]}"'  # prefer double quotes, as ruff format does
         return text
@@ -41,4 +42,12 @@ def identifier(value: Any) -> str:
     """``value`` unchanged if it is a plain ASCII Python identifier and not a keyword."""
     if not isinstance(value, str) or not _NAME.fullmatch(value) or keyword.iskeyword(value):
         raise ValueError(f"{value!r} is not a safe Python identifier")
+    return value
+
+
+def word(value: Any) -> str:
+    """``value`` unchanged if it is a plain ASCII name (letters, digits, ``_``), for prose in
+    docstrings and comments; keywords are fine there."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_]+", value):
+        raise ValueError(f"{value!r} is not a plain name")
     return value
