@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from modelgen.graph import Graph
 
-__all__ = ["summary"]
+__all__ = ["summary", "format_bytes"]
+
+
+def format_bytes(count: int) -> str:
+    """A size in binary units, as Keras' summary shows it: ``527.81 MiB``, ``1,024 B``."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.2f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -39,7 +49,7 @@ def summary(graph: Graph) -> str:
             out.append(line)
     out.append(line)
     total, trainable = graph.total_params, graph.trainable_params
-    out.append(f"Total params: {total:,} ({total * 4 / 1024:.1f} KB as float32)")
+    out.append(f"Total params: {total:,} ({format_bytes(total * 4)} as float32)")
     out.append(f"Trainable params: {trainable:,}")
     out.append(f"Non-trainable params: {total - trainable:,}")
     out.append(

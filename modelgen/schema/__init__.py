@@ -41,7 +41,10 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """The path into the data named by a pydantic loc, skipping union tags."""
     path: list[Any] = []
     node = data
-    for part in loc:
+    for i, part in enumerate(loc):
+        after = loc[i + 1] if i + 1 < len(loc) else None
+        if isinstance(node, dict) and part in node and _is_tag(node, part, after):
+            continue  # a layer item's kind tag, e.g. ("dense", "name") means the item's name
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -50,6 +53,17 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
             continue
         path.append(part)
     return tuple(path)
+
+
+def _is_tag(node: dict[str, Any], part: Any, after: Any) -> bool:
+    """Whether ``part`` is a union tag that happens to be a key too: the layer kind of a layer
+    item, followed in the loc by a field of the item itself (``name``, ``inputs``)."""
+    return (
+        after in LAYER_ITEM_KEYS
+        and after in node
+        and layer_kind_of(node) == part
+        and not (isinstance(node[part], dict) and after in node[part])
+    )
 
 
 def _label(path: tuple[Any, ...]) -> str:
