@@ -7,16 +7,27 @@ and bounds the expansion of aliases and the nesting depth so hostile input fails
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from modelgen._files import file_kind
 from modelgen.errors import Diagnostic, Location, SpecError
 
-__all__ = ["LocatedDocument", "load_yaml", "load_yaml_file", "MAX_NODES", "MAX_DEPTH"]
+__all__ = [
+    "LocatedDocument",
+    "load_yaml",
+    "load_yaml_file",
+    "MAX_NODES",
+    "MAX_DEPTH",
+    "MAX_BYTES",
+]
 
 MAX_NODES = 100_000
 MAX_DEPTH = 64
@@ -131,18 +142,93 @@ def load_yaml(text: str, file: str = "<string>") -> LocatedDocument:
     return doc
 
 
+def _read_spec_bytes(path: Path) -> bytes:
+    """At most ``MAX_BYTES`` of a regular file. Anything else (a FIFO, a device such as
+    ``/dev/zero``, a socket, a folder) is refused from its ``stat`` before it is opened, and the
+    file is opened non-blocking, so nothing can make this wait or read without end."""
+    name = str(path)
+
+    def fail(message: str, hint: str | None = None) -> SpecError:
+        return SpecError([Diagnostic(message, None, hint)])
+
+    try:
+        info = os.stat(path)
+    except ValueError:  # an embedded NUL byte
+        raise fail(f"invalid file name {name!r}") from None
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise fail(f"{name} is a directory, not a spec file")
+    if not stat.S_ISREG(info.st_mode):
+        raise fail(
+            f"{name} is {file_kind(info.st_mode)}, not a regular file; "
+            "modelgen reads a spec only from a file",
+            "save the spec to a file and give its path",
+        )
+    if info.st_size > MAX_BYTES:
+        raise _too_large(name, info.st_size)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+    try:
+        info = os.fstat(fd)  # what was opened, should the path have changed since the stat
+        if not stat.S_ISREG(info.st_mode):
+            raise fail(f"{name} is {file_kind(info.st_mode)}, not a regular file")
+        chunks: list[bytes] = []
+        left = MAX_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise _os_error(exc, path) from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > MAX_BYTES:  # it grew after the stat, or its size is not known in advance
+        raise _too_large(name, None)
+    return raw
+
+
+def _too_large(name: str, size: int | None) -> SpecError:
+    given = f" ({size} bytes)" if size is not None else ""
+    return SpecError(
+        [Diagnostic(f"file is larger than {MAX_BYTES} bytes{given}", Location(name, 1, 1))]
+    )
+
+
+def _os_error(exc: OSError, path: Path) -> SpecError:
+    name = str(path)
+    if exc.errno == errno.ENOENT:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            return SpecError(
+                [Diagnostic(f"{name} is a symbolic link to {target}, which does not exist")]
+            )
+        return SpecError([Diagnostic(f"no such file: {name}")])
+    messages = {
+        errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
+        errno.ENAMETOOLONG: "the file name is too long",
+        errno.ENOTDIR: "a part of the path is not a folder",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EISDIR: "it is a directory, not a spec file",
+    }
+    reason = messages.get(exc.errno or 0, exc.strerror or str(exc))
+    shown = name if len(name) <= 200 else name[:100] + "..." + name[-40:]
+    return SpecError([Diagnostic(f"cannot read {shown}: {reason}")])
+
+
 def load_yaml_file(path: str | Path) -> LocatedDocument:
-    """Read and parse a spec file; unreadable or non-UTF-8 files are spec errors."""
+    """Read and parse a spec file; unreadable, oversized, non-regular or non-UTF-8 files are
+    spec errors."""
     path = Path(path)
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError([Diagnostic(f"no such file: {name}")]) from None
-    except IsADirectoryError:
-        raise SpecError([Diagnostic(f"{name} is a directory, not a spec file")]) from None
-    except OSError as exc:
-        raise SpecError([Diagnostic(f"cannot read {name}: {exc.strerror}")]) from None
+    raw = _read_spec_bytes(path)
     if b"\x00" in raw:
         raise SpecError(
             [Diagnostic("the file is binary (it holds NUL bytes), not YAML", Location(name, 1, 1))]
