@@ -24,7 +24,7 @@ BEGIN, END = "<!-- reference:begin -->", "<!-- reference:end -->"
 SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
     ("Top level", [s.Spec]),
     ("`model.inputs.<name>`", [s.InputSpec]),
-    ("`data` (by `source`)", [s.NpzData, s.SyntheticData]),
+    ("`data` (by `source`)", [s.NpzData, s.CsvData, s.ImageDirData, s.SyntheticData]),
     ("`train`", [s.Train]),
     ("`train.optimizer` (by `type`)", [s.SGD, s.Adam, s.AdamW, s.RMSprop]),
     (

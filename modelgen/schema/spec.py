@@ -74,6 +74,12 @@ class FileData(DataCommon):
         description="a separate validation file/folder of the same format (instead of "
         "validation_split)",
     )
+    data_root: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None,
+        description="the folder path and validation_path must lie in, symlinks followed "
+        "(relative to the spec file's folder; default: the spec file's folder). Data elsewhere "
+        "is refused, so a spec cannot copy other files into generated code",
+    )
 
 
 class NpzData(FileData):
@@ -107,6 +113,24 @@ class CsvData(FileData):
         True,
         description="scale numeric columns to mean 0, std 1 with the training rows' statistics",
     )
+    missing: Literal["error", "mean", "median", "constant"] = Field(
+        "error",
+        description="missing numeric feature cells (empty, NA, N/A, NaN, null, None): an error, "
+        "or filled with the training rows' mean or median, or with fill_value",
+    )
+    fill_value: Annotated[float, Field(ge=-3.4e38, le=3.4e38, allow_inf_nan=False)] | None = Field(
+        None, description="the value of missing numeric cells, with missing: constant"
+    )
+
+    @model_validator(mode="after")
+    def _fill_value_with_constant(self) -> CsvData:
+        if self.missing == "constant" and self.fill_value is None:
+            raise ValueError("missing: constant needs fill_value: NUMBER")
+        if self.missing != "constant" and self.fill_value is not None:
+            raise ValueError(
+                f"fill_value is used only with missing: constant (missing is {self.missing})"
+            )
+        return self
 
 
 class ImageDirData(FileData):
