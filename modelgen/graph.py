@@ -8,21 +8,29 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelgen._yaml import LocatedDocument, load_yaml_file
-from modelgen.datasets import DataInfo, inspect_data, resolve
+from modelgen.datasets import DataInfo, inspect_data, resolve, shown
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
 from modelgen.layers.base import LayerParams, Shape
 from modelgen.schema import validate_document
 from modelgen.schema.spec import Spec
+from modelgen.units import format_bytes
 
 __all__ = ["Graph", "Node", "InputNode", "LossPlan", "compile_file", "lower"]
 
 MAX_PARAMS = 2_000_000_000
+#: Keras builds a functional model recursively, about one Python frame per layer on the
+#: longest path: 1,000 layers hit Python's recursion limit, 800 still build (measured with
+#: Keras 3.15, tests/e2e/test_depth.py). Both targets are held to the same depth.
+MAX_DEPTH = 800
+#: No accelerator or host holds more than this for one training step (an H200 has 141 GB).
+MAX_TRAINING_BYTES = 256 * 1024**3
 RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
 
 
@@ -85,6 +93,20 @@ class Graph:
     features: dict[str, str]
     seeds_used: int
     data: DataInfo = field(default_factory=DataInfo)
+
+    @property
+    def activation_bytes_per_example(self) -> int:
+        """float32 bytes of every tensor one example produces in a forward pass (inputs and
+        every layer's output): what training keeps for the gradient."""
+        sizes = [i.shape for i in self.inputs] + [n.shape for n in self.nodes]
+        return 4 * sum(math.prod(shape) for shape in sizes)
+
+    def training_bytes(self, batch_size: int | None = None) -> int:
+        """A lower bound on the memory of one training step: weights, their gradients and
+        optimizer slots, plus the batch's activations and their gradients."""
+        batch = batch_size or self.spec.data.batch_size
+        weights = 4 * self.total_params * (2 + len(self.optimizer_slots()))
+        return weights + 2 * batch * self.activation_bytes_per_example
 
     @property
     def total_params(self) -> int:
@@ -247,15 +269,36 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
             ("model", "layers"),
             "use fewer units or filters",
         )
+    depth = _longest_path(order)
+    if depth > MAX_DEPTH:
+        error(
+            f"the model is {depth} layers deep along its longest path, more than the "
+            f"{MAX_DEPTH} that Keras can build (it walks the layer graph recursively)",
+            ("model", "layers"),
+            "use fewer layers; blocks of layers that repeat still count once per layer",
+        )
+    sized = Graph(spec, sha, spec_path, inputs, order, output, None, {}, 0)  # type: ignore[arg-type]
+    if total <= MAX_PARAMS and sized.training_bytes() > MAX_TRAINING_BYTES:
+        need = sized.training_bytes()
+        error(
+            f"one training step needs at least {format_bytes(need)} (batch of "
+            f"{spec.data.batch_size}, {format_bytes(sized.activation_bytes_per_example)} "
+            f"of activations per example), more than modelgen's limit of "
+            f"{format_bytes(MAX_TRAINING_BYTES)}",
+            ("data", "batch_size"),
+            "use a smaller batch, smaller inputs, or downsample earlier (strides, pooling)",
+        )
     loss = _plan_loss(spec, output, error)
     features = _features(spec, inputs, error)
     if problems:
         raise SpecError(problems)
-    data = inspect_data(spec, spec_path, inputs, loss, error)
     classes = output.shape[-1] if output.shape else 1
+    data = inspect_data(
+        spec, spec_path, inputs, loss, error, classes=classes, id_ranges=sized.id_ranges
+    )
     if data.classes and loss.type != "binary_crossentropy" and len(data.classes) != classes:
         error(
-            f"the data has {len(data.classes)} classes ({', '.join(data.classes[:5])}"
+            f"the data has {len(data.classes)} classes ({', '.join(map(shown, data.classes[:5]))}"
             f"{', ...' if len(data.classes) > 5 else ''}) but the output '{output.name}' has "
             f"{classes}",
             ("data", "path"),
@@ -269,6 +312,14 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
     if problems:
         raise SpecError(problems)
     return Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
+
+
+def _longest_path(order: list[Node]) -> int:
+    """The number of layers on the longest input-to-output path (``order`` is topological)."""
+    depth: dict[str, int] = {}
+    for node in order:
+        depth[node.name] = 1 + max((depth.get(src, 0) for src in node.inputs), default=0)
+    return max(depth.values(), default=0)
 
 
 def _source_bytes(spec_path: Path | None, doc: LocatedDocument) -> bytes:

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from modelgen.graph import Graph
+from modelgen.units import format_bytes
 
 __all__ = ["summary", "format_bytes"]
-
-
-def format_bytes(count: int) -> str:
-    """A size in binary units, as Keras' summary shows it: ``527.81 MiB``, ``1,024 B``."""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.2f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -52,6 +43,12 @@ def summary(graph: Graph) -> str:
     out.append(f"Total params: {total:,} ({format_bytes(total * 4)} as float32)")
     out.append(f"Trainable params: {trainable:,}")
     out.append(f"Non-trainable params: {total - trainable:,}")
+    batch = graph.spec.data.batch_size
+    out.append(
+        f"Training memory: at least {format_bytes(graph.training_bytes())} per step "
+        f"(batch {batch}; activations {format_bytes(graph.activation_bytes_per_example)} "
+        "per example)"
+    )
     out.append(
         f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
         + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from modelgen.summary import format_bytes
+from modelgen.units import format_bytes
 from tests.specs import base_spec
 
 
