@@ -65,6 +65,8 @@ class DataInfo:
     classes: list[str] = field(default_factory=list)
     #: number of feature values per example a CSV gives
     width: int = 0
+    #: examples in the training file or folder (for the data-memory estimate); 0 if unknown
+    examples: int = 0
     #: things validate could not check (printed as notes; not errors)
     notes: list[str] = field(default_factory=list)
 
@@ -347,6 +349,8 @@ def _check_npz(
     if problems:
         return
     count = arrays[data.labels].shape[0]
+    if key == "path":
+        info.examples = count
     if key == "path" and not data.validation_path:
         if math.floor(count * (1.0 - data.validation_split)) == 0:
             error(
@@ -595,6 +599,7 @@ def _check_csv(data, path: Path, key: str, inputs, loss, info: DataInfo, error) 
     if not _check_labels(data, path, key, rows, columns, loss, info, error):
         return
     if key == "path":
+        info.examples = len(rows)
         info.width = len(info.numeric) + sum(
             len(values) if encoding == "one_hot" else 1
             for encoding, values in info.categorical.values()
@@ -807,6 +812,8 @@ def _check_images(data, path: Path, key: str, inputs, loss, info: DataInfo, erro
         error(message, where, "remove or replace the file: nothing in an image folder is skipped")
     if len(bad) > BAD_FILES_SHOWN:
         error(f"{path}: {len(bad) - BAD_FILES_SHOWN} more image files fail these checks", where)
+    if key == "path":
+        info.examples = count
     if key == "path" and count and not data.validation_path:
         if math.floor(count * (1.0 - data.validation_split)) == 0:
             error(

@@ -31,6 +31,8 @@ MAX_PARAMS = 2_000_000_000
 MAX_DEPTH = 800
 #: No accelerator or host holds more than this for one training step (an H200 has 141 GB).
 MAX_TRAINING_BYTES = 256 * 1024**3
+#: The generated programs hold the whole training set in memory (as float32 or int32).
+MAX_DATA_BYTES = 64 * 1024**3
 RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
 
 
@@ -100,6 +102,12 @@ class Graph:
         every layer's output): what training keeps for the gradient."""
         sizes = [i.shape for i in self.inputs] + [n.shape for n in self.nodes]
         return 4 * sum(math.prod(shape) for shape in sizes)
+
+    @property
+    def data_bytes(self) -> int:
+        """Bytes the training examples take as model inputs (4 per value); 0 if unknown."""
+        per_example = sum(math.prod(i.shape) for i in self.inputs)
+        return 4 * per_example * self.data.examples
 
     def training_bytes(self, batch_size: int | None = None) -> int:
         """A lower bound on the memory of one training step: weights, their gradients and
@@ -309,9 +317,19 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
             f"binary_crossentropy needs two label values, the data has {len(data.classes)}",
             ("data", "label"),
         )
+    graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
+    if graph.data_bytes > MAX_DATA_BYTES:
+        error(
+            f"the training data takes {format_bytes(graph.data_bytes)} as model inputs "
+            f"({data.examples:,} examples), more than modelgen's limit of "
+            f"{format_bytes(MAX_DATA_BYTES)} (the programs hold the data in memory)",
+            ("data", "path"),
+            "use fewer examples or smaller inputs (integer encoding instead of one_hot for "
+            "columns with many categories)",
+        )
     if problems:
         raise SpecError(problems)
-    return Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
+    return graph
 
 
 def _longest_path(order: list[Node]) -> int:

@@ -49,6 +49,11 @@ def summary(graph: Graph) -> str:
         f"(batch {batch}; activations {format_bytes(graph.activation_bytes_per_example)} "
         "per example)"
     )
+    if graph.data_bytes:
+        out.append(
+            f"Training data in memory: at least {format_bytes(graph.data_bytes)} "
+            f"({graph.data.examples:,} examples)"
+        )
     out.append(
         f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
         + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else "")
