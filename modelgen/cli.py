@@ -53,7 +53,12 @@ def _fail(exc: ModelgenError) -> typer.Exit:
 
 
 @app.command()
-def validate(spec: SpecArg) -> None:
+def validate(
+    spec: Annotated[
+        # Not click's checks: the loader says precisely what is wrong (folder, FIFO, device...).
+        Path, typer.Argument(help="The YAML spec file.", show_default=False, readable=False)
+    ],
+) -> None:
     """Check a spec and print its layers, output shapes and parameter counts."""
     from modelgen.graph import compile_file
     from modelgen.summary import summary
@@ -63,17 +68,25 @@ def validate(spec: SpecArg) -> None:
     except ModelgenError as exc:
         raise _fail(exc) from None
     typer.echo(summary(graph))
+    for note in graph.data.notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(f"{spec}: ok")
 
 
 @app.command()
 def build(
-    spec: SpecArg,
+    spec: Annotated[
+        Path, typer.Argument(help="The YAML spec file.", show_default=False, readable=False)
+    ],
     target: Annotated[str, typer.Option("--target", "-t", help="keras or tf.")] = "keras",
     output: Annotated[
-        Path | None,
+        str | None,  # not Path: a trailing '/' (a folder to create) must survive
         typer.Option(
-            "--output", "-o", help="Write here (default: print to stdout).", dir_okay=False
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write here: a file, a folder (DIR or DIR/: writes train_<target>.py in it) "
+            "or a device such as /dev/null (default: print to stdout).",
         ),
     ] = None,
     check: Annotated[
@@ -82,31 +95,67 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an edited OUTPUT.")] = False,
 ) -> None:
     """Generate the training program for a target (keras or tf)."""
-    from modelgen.build import generate, is_up_to_date, write_generated
+    import shlex
+
+    from modelgen.build import (
+        check_output,
+        generate,
+        output_folder,
+        resolve_output,
+        stdout_folder,
+        write_generated,
+    )
 
     try:
         if check and output is None:
             raise ModelgenError("--check needs -o FILE to compare against")
-        _, code = generate(spec, target, output.parent if output else None)
+        path = resolve_output(output, target, spec) if output is not None else None
+        # Data paths are written relative to the file's folder: -o's, or that of the file
+        # stdout is redirected to; else (a pipe, a terminal) relative to the current folder.
+        out_dir = output_folder(path) if path is not None else stdout_folder()
+        graph, code = generate(spec, target, out_dir)
         if check:
-            if is_up_to_date(output, code):
-                typer.echo(f"{output} is up to date")
+            state = check_output(path, code)
+            if state == "current":
+                typer.echo(f"{path} is up to date")
                 return
-            typer.echo(
-                f"{output} is out of date: run `modelgen build {spec} -t {target} -o {output}`",
-                err=True,
-            )
+            command = shlex.join(["modelgen", "build", str(spec), "-t", target, "-o", str(output)])
+            advice = {
+                "missing": f"{path} does not exist: run `{command}`",
+                "stale": f"{path} is out of date: run `{command}`",
+                "edited": f"{path} is out of date and was edited by hand (it is not modelgen's "
+                f"unedited output), so build keeps it unless forced: move the edits into the "
+                f"spec, then run `{command} --force` (this discards the file's edits)",
+            }[state]
+            typer.echo(advice, err=True)
             raise typer.Exit(1)
-        if output is None:
-            sys.stdout.write(code)
+        if path is None:
+            try:
+                sys.stdout.write(code)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                import os
+
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise ModelgenError(
+                    "stdout was closed before the whole program was written"
+                ) from None
+            if out_dir is None and graph.data_path is not None:
+                typer.echo(
+                    "note: stdout is not a file, so data paths are relative to the current "
+                    f"folder ({Path.cwd()}); use -o FILE to make them relative to FILE's folder",
+                    err=True,
+                )
             return
-        write_generated(output, code, force=force)
+        written = write_generated(path, code, force=force)
     except ModelgenError as exc:
         raise _fail(exc) from None
-    typer.echo(f"wrote {output} ({target} target)", err=True)
+    typer.echo(f"wrote {written} ({target} target)", err=True)
 
 
-TargetOption = Annotated[str, typer.Option("--target", "-t", help="keras or tf.")]
+TargetOption = Annotated[
+    str | None, typer.Option("--target", "-t", help="keras or tf (default keras).")
+]
 DeviceOption = Annotated[
     str | None, typer.Option("--device", help="auto, cpu, gpu, gpu:N or tpu (default: the spec's).")
 ]
@@ -126,49 +175,93 @@ def run_command(
     spec: Annotated[
         Path | None, typer.Argument(help="The YAML spec file.", show_default=False, dir_okay=False)
     ] = None,
-    target: TargetOption = "keras",
+    target: TargetOption = None,
     device: DeviceOption = None,
     epochs: EpochsOption = None,
     max_steps: StepsOption = None,
-    runs_dir: RunsOption = Path("runs"),
+    runs_dir: Annotated[
+        Path | None, typer.Option("--runs-dir", help="Where run folders go (default runs).")
+    ] = None,
     tpu_timeout: TpuTimeoutOption = None,
     checkpoint_every: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--checkpoint-every", min=0, help="Steps between checkpoints (0: each epoch end)."
         ),
-    ] = 0,
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Override the batch size.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Override the seed.")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Train on this data instead of the spec's.")
+    ] = None,
     resume_dir: Annotated[
         Path | None,
         typer.Option(
-            "--resume", help="Continue this run folder from its latest checkpoint.", file_okay=False
+            "--resume",
+            help="Continue this run folder from its latest checkpoint (--epochs, --max-steps, "
+            "--device, --checkpoint-every and --tpu-timeout may change).",
+            file_okay=False,
         ),
     ] = None,
+    trust_run_dir: Annotated[
+        bool,
+        typer.Option(
+            "--trust-run-dir",
+            help="With --resume: run the folder's train.py even if it is not modelgen's "
+            "unedited output for its spec.yaml (it runs as you).",
+        ),
+    ] = False,
 ) -> None:
     """Generate, run and time a training program; write run.json, metrics.csv, curves.png."""
-    from modelgen.runner import format_summary, resume, run
+    from modelgen.runner import check_device, format_summary, resume, run
 
     try:
+        check_device(device)  # before anything else, TensorFlow above all
         if resume_dir is not None:
-            summary = resume(resume_dir)
-        elif spec is None:
-            raise ModelgenError("give a spec to run, or --resume RUN_DIR")
-        else:
-            summary = run(
-                spec,
-                target,
+            if spec is not None:
+                raise ModelgenError("give a spec to run or --resume RUN_DIR, not both")
+            if runs_dir is not None:
+                raise ModelgenError("--runs-dir does not apply to --resume (it names the folder)")
+            summary = resume(
+                resume_dir,
                 device=device,
                 epochs=epochs,
                 max_steps=max_steps,
-                runs_dir=runs_dir,
                 checkpoint_every=checkpoint_every,
                 tpu_timeout=tpu_timeout,
+                target=target,
+                batch_size=batch_size,
+                seed=seed,
+                data=data,
+                trust=trust_run_dir,
+            )
+        elif spec is None:
+            raise ModelgenError("give a spec to run, or --resume RUN_DIR")
+        elif trust_run_dir:
+            raise ModelgenError("--trust-run-dir applies to --resume only")
+        else:
+            summary = run(
+                spec,
+                target or "keras",
+                device=device,
+                epochs=epochs,
+                max_steps=max_steps,
+                runs_dir=runs_dir or Path("runs"),
+                checkpoint_every=checkpoint_every or 0,
+                tpu_timeout=tpu_timeout,
+                batch_size=batch_size,
+                seed=seed,
+                data=data,
             )
     except ModelgenError as exc:
         raise _fail(exc) from None
     typer.echo(format_summary(summary))
     if summary.status == "interrupted":
-        raise typer.Exit(130)
+        # 128 + the signal that stopped it: 130 for Ctrl-C, 143 for SIGTERM
+        codes = {"SIGTERM": 143, "SIGHUP": 129}
+        raise typer.Exit(codes.get(summary.stopped_by or "", 130))
 
 
 @app.command("bench")
@@ -191,9 +284,10 @@ def bench_command(
     """Run the targets interleaved and compare step time, throughput and memory."""
     import json
 
-    from modelgen.runner import bench, format_bench
+    from modelgen.runner import bench, check_device, format_bench
 
     try:
+        check_device(device)  # before anything else, TensorFlow above all
         table = bench(
             spec,
             [t for t in targets.split(",") if t],
@@ -209,8 +303,11 @@ def bench_command(
         raise _fail(exc) from None
     typer.echo(format_bench(table))
     path = output or runs_dir / "bench.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _fail(ModelgenError(f"cannot write {path}: {exc.strerror or exc}")) from None
     typer.echo(f"saved {path}")
 
 
@@ -236,7 +333,9 @@ def _ask(value, question: str, default, kind=str):
 
 @app.command("new")
 def new_command(
-    folder: Annotated[str, typer.Argument(help="The project folder to create (relative).")],
+    folder: Annotated[
+        str, typer.Argument(help="The project folder: any path, ~ expanded; not a symlink.")
+    ],
     template: Annotated[
         str | None, typer.Option("--template", help="See `modelgen templates`.")
     ] = None,
@@ -255,6 +354,10 @@ def new_command(
     ] = False,
 ) -> None:
     """Create a project: a documented spec, sample data, a README and a test."""
+    import os
+    import re
+    import shlex
+
     from modelgen.scaffold import PROJECT_TEMPLATES, create_project, project_name_for
 
     try:
@@ -269,33 +372,37 @@ def new_command(
             num_classes = _ask(num_classes, "number of classes", 3, int)
         default_shape = ",".join(map(str, chosen.default_shape))
         shape_text = _ask(input_shape, "input shape", default_shape)
-        try:
-            shape = tuple(int(x) for x in str(shape_text).strip("[]() ").split(",") if x.strip())
-        except ValueError:
+        pieces = [x.strip() for x in str(shape_text).strip("[]() ").split(",")]
+        if len(pieces) > 1 and not pieces[-1]:
+            pieces.pop()  # "8," as a Python tuple is written
+        if not all(re.fullmatch(r"-?[0-9]+", x) for x in pieces):
             raise ModelgenError(
-                f"--input-shape {shape_text!r} is not a list of numbers, e.g. {default_shape}"
-            ) from None
+                f"--input-shape {shape_text!r} is not a list of whole numbers separated by "
+                f"commas, e.g. {default_shape}"
+            )
+        shape = tuple(int(x) for x in pieces)
         if target is not None and target not in ("keras", "tf"):
             raise ModelgenError(f"unknown target {target!r}: expected keras or tf")
         written = create_project(
             folder,
             template,
             name=name,
-            num_classes=num_classes or 3,
+            num_classes=3 if num_classes is None else num_classes,
             input_shape=shape,
             target=target,
             force=force,
         )
     except ModelgenError as exc:
         raise _fail(exc) from None
-    shown = [p for p in written if "data" not in p.parts]
+    root = next(p for p in written if p.name == "spec.yaml").parent
+    shown = [p for p in written if p.relative_to(root).parts[0] != "data"]
     samples = len(written) - len(shown)
     verb = "replaced or wrote" if force else "wrote"
-    typer.echo(f"{verb} {len(written)} files in {folder}/:")
+    typer.echo(f"{verb} {len(written)} files in {os.path.join(root, '')}:")
     for path in shown:
         typer.echo(f"  {path}")
-    typer.echo(f"  and {samples} sample data file(s) under {Path(folder) / 'data'}/")
-    typer.echo(f"next: cd {folder} && modelgen run spec.yaml --target keras")
+    typer.echo(f"  and {samples} sample data file(s) under {os.path.join(root / 'data', '')}")
+    typer.echo(f"next: cd {shlex.quote(str(root))} && modelgen run spec.yaml --target keras")
 
 
 @app.command()

@@ -123,3 +123,33 @@ def test_killed_runs_resume_to_identical_weights(tmp_path: Path, target: str):
     # checkpoint, and the last step is the same as the reference's.
     assert max(logged_steps(killed)) == max(logged_steps(reference)) == 600
     print(f"{target}: {kills} kills, steps lost per kill {lost}")
+
+
+def test_modelgen_run_resume_extends_a_finished_run_to_more_epochs(tmp_path: Path):
+    """`modelgen run --resume DIR --epochs N` continues a finished run to epoch N (on another
+    device name too) and ends with exactly the weights of a run of N epochs."""
+    s = spec()
+    s["train"]["epochs"] = 4
+    path = write_spec(tmp_path, s)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def modelgen(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "modelgen", "run", *map(str, args)]
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    for runs, epochs in (("short", "3"), ("long", "6")):
+        result = modelgen(path, "-t", "keras", "--epochs", epochs, "--runs-dir", runs)
+        assert result.returncode == 0, result.stderr
+    (short,) = (tmp_path / "short").iterdir()
+    (long,) = (tmp_path / "long").iterdir()
+    result = modelgen("--resume", short, "--epochs", "6", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "resumed from step 15" in (short / "output.log").read_text()
+    record = json.loads((short / "run.json").read_text())
+    assert record["status"] == "completed" and len(record["epoch_seconds"]) == 3
+    with np.load(long / "weights.npz") as a, np.load(short / "weights.npz") as b:
+        assert a.files == b.files
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert json.loads((short / "command.json").read_text())["options"]["epochs"] == 6

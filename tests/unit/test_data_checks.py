@@ -118,7 +118,8 @@ def test_image_folders(tmp_path: Path):
     )
     message = errors(spec_file(tmp_path, data, "img: {shape: [16, 16, 1]}", units=4))
     assert (
-        "the data has 3 classes ('circle', 'square', 'triangle') but the output 'dense' has 4" in message
+        "the data has 3 classes ('circle', 'square', 'triangle') but the output 'dense' has 4"
+        in message
     )
     assert compile_file(spec_file(tmp_path, data, "img: {shape: [16, 16, 1]}")).data.classes == [
         "circle",

@@ -81,6 +81,10 @@ def parse_args(argv=None):
         parser.error("--max-steps must be 0 or more")
     if args.epochs < 1 or args.batch_size < 1 or not args.tpu_timeout > 0:
         parser.error("--epochs, --batch-size and --tpu-timeout must be positive")
+    index = args.device[4:] if args.device.startswith("gpu:") else "0"
+    known = args.device in ("auto", "cpu", "gpu", "tpu") or args.device.startswith("gpu:")
+    if not (known and index.isascii() and index.isdigit() and len(index) <= 2):
+        parser.error(f"unknown device name {args.device!r}: expected auto, cpu, gpu, gpu:N or tpu")
     return args
 
 
@@ -186,20 +190,69 @@ def load_arrays(seed):
 
 
 def check_arrays(features, labels, origin):
-    """Features and labels must fit the model; (N,) targets feed a (N, 1) output."""
+    """Features and labels must fit the model. Values are checked as stored, before any cast
+    (1.5 is not a class id, 2**32 + 7 is not token 7), each error naming the array and the
+    first index that fails; returns them cast to the model's dtypes. (N,) targets feed a
+    (N, 1) output."""
+
+    def refuse(what, array, bad, why):
+        index = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        place = int(index[0]) if len(index) == 1 else tuple(int(i) for i in index)
+        sys.exit(f"error: {origin}: {what} holds {str(array[index])[:40]} at index {place}, {why}")
+
+    label_what = "the labels"
+    if np.ndim(labels) == 0:
+        sys.exit(f"error: {origin}: {label_what} is a single value, not one label per sample")
     count = len(labels)
-    for name, shape in zip(INPUT_NAMES, INPUT_SHAPES):
-        if len(features[name]) != count or features[name].shape[1:] != tuple(shape):
+    if count == 0:
+        sys.exit(f"error: {origin} holds no samples")
+    checked = {}
+    for name, shape, dtype in zip(INPUT_NAMES, INPUT_SHAPES, INPUT_DTYPES):
+        array = features[name]
+        what = f"input {name!r}"
+        if array.ndim == 0 or len(array) != count or array.shape[1:] != tuple(shape):
             sys.exit(
                 f"error: {origin}: input {name!r} needs arrays of shape "
                 f"(N, {', '.join(map(str, shape))}) with N = {count} labels, "
-                f"got {features[name].shape}"
+                f"got {array.shape}"
             )
-    if labels.shape[1:] != LABEL_SHAPE and labels.shape[1:] + (1,) == LABEL_SHAPE:
-        labels = labels.reshape((count, *LABEL_SHAPE))
-    if labels.shape[1:] != LABEL_SHAPE:
+        if array.dtype.kind not in "biuf":
+            sys.exit(f"error: {origin}: {what} holds {array.dtype} values, not numbers")
+        if dtype == "int32":
+            if array.dtype.kind not in "iu":
+                sys.exit(f"error: {origin}: {what} holds {array.dtype}, but {name!r} takes integer ids")
+            limit = {"tokens": 100}.get(name)  # the smallest input_dim reading each input
+            bad = (array < 0) | (array >= limit) if limit is not None else None
+            if bad is not None and bad.any():
+                refuse(
+                    what,
+                    array,
+                    bad,
+                    f"outside the token ids [0, {limit}) of input {name!r} (the input_dim of "
+                    "the embedding reading it)",
+                )
+            checked[name] = array.astype("int32")
+            continue
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf: refused below
+            checked[name] = np.asarray(array, dtype="float32")
+        bad = ~np.isfinite(checked[name])
+        if bad.any():
+            refuse(what, array, bad, "not a finite float32 number")
+    if labels.shape[1:] != LABEL_SHAPE and labels.shape[1:] + (1,) != LABEL_SHAPE:
         sys.exit(f"error: {origin}: labels need shape (N, *{LABEL_SHAPE}), got {labels.shape}")
-    return features, labels
+    if labels.dtype.kind not in "biuf":
+        sys.exit(f"error: {origin}: {label_what} holds {labels.dtype} values, not numbers")
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf: refused below
+        values = np.asarray(labels, dtype=LABEL_DTYPE)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        refuse(label_what, labels, bad, "not a finite float32 number")
+    bad = (values < 0) | (values > 1)
+    if bad.any():
+        refuse(label_what, labels, bad, "outside [0, 1]: binary_crossentropy needs probabilities")
+    if values.shape[1:] != LABEL_SHAPE:
+        values = values.reshape((count, *LABEL_SHAPE))
+    return checked, values
 
 
 def split_arrays(args):
@@ -225,22 +278,49 @@ def epoch_order(epoch, count, seed):
     return order
 
 
+def read_npz(path):
+    """Every array of an .npz archive, read as data: an archive holding Python objects
+    (object arrays, pickles) is refused, never unpickled."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            sys.exit(f"error: {path}: holds Python objects (pickled data); refusing to load it")
+        sys.exit(f"error: {path}: not a readable .npz archive ({exc})")
+    except OSError as exc:
+        sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip (BadZipFile), a truncated array
+        sys.exit(f"error: {path}: not a readable .npz archive ({type(exc).__name__}: {exc})")
+
+
 def save_weights(path, named_weights):
-    """Write weights to .npz under their '<layer>/<variable>' names."""
+    """Write weights to .npz under their '<layer>/<variable>' names, through a temporary
+    file and a rename (a kill leaves the previous file; a link at `path` is replaced, not
+    written through)."""
+    if not path.name.endswith(".npz"):
+        path = path.with_name(path.name + ".npz")  # as np.savez(path) names it
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **{name: np.asarray(w.numpy()) for name, w in named_weights})
+    temporary = path.parent / f".{path.name}.tmp"
+    temporary.unlink(missing_ok=True)
+    with open(temporary, "xb") as handle:
+        np.savez(handle, **{name: np.asarray(w.numpy()) for name, w in named_weights})
+    os.replace(temporary, path)
 
 
 def load_weights(path, named_weights):
     """Assign weights from .npz by name; every model weight must be present, shapes equal."""
-    with np.load(path) as archive:
-        for name, weight in named_weights:
-            if name not in archive.files:
-                sys.exit(f"error: {path} has no weight {name!r}")
-            value = archive[name]
-            if tuple(value.shape) != tuple(weight.shape):
-                sys.exit(f"error: weight {name!r} has shape {value.shape}, expected {weight.shape}")
+    archive = read_npz(path)
+    for name, weight in named_weights:
+        if name not in archive:
+            sys.exit(f"error: {path} has no weight {name!r}")
+        value = archive[name]
+        if tuple(value.shape) != tuple(weight.shape):
+            sys.exit(f"error: weight {name!r} has shape {value.shape}, expected {weight.shape}")
+        try:
             weight.assign(value)
+        except Exception as exc:  # noqa: BLE001 - e.g. a dtype that does not convert
+            sys.exit(f"error: {path}: weight {name!r} does not fit the model ({exc})")
 
 
 def check_steps_per_execution(steps_per_epoch):
@@ -264,29 +344,54 @@ def save_checkpoint(directory, step, variables):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
-    with open(temporary, "wb") as handle:
+    temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
+    with open(temporary, "xb") as handle:
         np.savez(handle, __step__=np.asarray(step), **values)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
     pointer = directory / ".latest.tmp"
-    pointer.write_text(path.name, encoding="utf-8")
+    pointer.unlink(missing_ok=True)
+    with open(pointer, "x", encoding="utf-8") as handle:
+        handle.write(path.name)
     os.replace(pointer, directory / "latest")
     for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
         old.unlink()
 
 
 def load_checkpoint(directory, variables):
-    """Restore the variables from the latest checkpoint; returns its step (0 if none)."""
+    """Restore the variables from the latest checkpoint; returns its step (0 if none).
+    `latest` must name a plain ckpt-NNNNNNNNN.npz file in `directory`: no path, no link, so a
+    checkpoint folder cannot make the program read a file elsewhere."""
     latest = directory / "latest"
-    if not latest.is_file():
+    if not os.path.lexists(latest):
         return 0
-    with np.load(directory / latest.read_text(encoding="utf-8").strip()) as archive:
-        for name, variable in variables:
-            if name not in archive.files:
-                sys.exit(f"error: checkpoint in {directory} has no {name!r}: another model?")
-            variable.assign(archive[name])
-        return int(archive["__step__"])
+    if latest.is_symlink() or not latest.is_file():
+        sys.exit(f"error: {latest}: not a regular file")
+    with open(latest, "rb") as handle:
+        name = handle.read(64).decode("ascii", "replace").strip()
+    number = name[5:-4]
+    plain = name.startswith("ckpt-") and name.endswith(".npz") and len(number) == 9
+    if not (plain and number.isascii() and number.isdigit()):
+        sys.exit(f"error: {latest} must name a ckpt-NNNNNNNNN.npz file beside it, not {name!r}")
+    path = directory / name
+    if path.is_symlink() or not path.is_file():
+        sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
+    archive = read_npz(path)
+    step = archive.get("__step__")
+    if step is None or step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
+        sys.exit(f"error: {path}: no valid __step__: not a checkpoint")
+    for key, variable in variables:
+        if key not in archive:
+            sys.exit(f"error: checkpoint in {directory} has no {key!r}: another model?")
+        value = archive[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            sys.exit(f"error: {path}: {key!r} has shape {value.shape}, expected {variable.shape}")
+        try:
+            variable.assign(value)
+        except Exception as exc:  # noqa: BLE001 - e.g. a dtype that does not convert
+            sys.exit(f"error: {path}: {key!r} does not fit the model ({exc})")
+    return int(step)
 
 
 def finish(log, status, steps, started):
@@ -313,6 +418,11 @@ class MetricsLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.file = open(path, mode, encoding="utf-8")  # noqa: SIM115
+            if mode == "a" and self.file.tell():
+                with open(path, "rb") as existing:  # a kill may have cut the last line short
+                    existing.seek(-1, os.SEEK_END)
+                    if existing.read(1) != b"\n":
+                        self.file.write("\n")
 
     def write(self, **record):
         if self.file is not None:
@@ -893,4 +1003,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d1556308bc945f73e435b69875310f05f38d827572b7383ce6afc6ff9b3bfb75
+# modelgen-output-sha256: 071c9ac26d3890b8cf78a530c088415b8c21d1004c5952293ccd82cf8320c576
