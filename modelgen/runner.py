@@ -404,7 +404,14 @@ def _load_command(run_dir: Path) -> dict[str, Any]:
             f"unknown format version {command['version']!r} (this modelgen reads version "
             f"{COMMAND_VERSION})"
         )
-    unknown = set(command) - {"version", "modelgen", "target", "options", "spec_overrides"}
+    unknown = set(command) - {
+        "version",
+        "modelgen",
+        "target",
+        "options",
+        "spec_overrides",
+        "created_in",
+    }
     if unknown:
         raise bad(f"unknown key {sorted(unknown)[0]!r}")
     for key in ("target", "options"):
@@ -428,7 +435,13 @@ def _load_command(run_dir: Path) -> dict[str, Any]:
             raise bad(f"spec override {key!r} must be an absolute path, got {value!r}")
     if "modelgen" in command and type(command["modelgen"]) is not str:
         raise bad("'modelgen' must be a version string")
+    created_in = command.get("created_in")
+    if created_in is not None and (
+        type(created_in) is not str or not created_in.startswith("/") or "\0" in created_in
+    ):
+        raise bad(f"'created_in' must be an absolute path, got {created_in!r}")
     return {
+        "created_in": created_in,
         "version": COMMAND_VERSION,
         "modelgen": command.get("modelgen", ""),
         "target": command["target"],
@@ -441,8 +454,10 @@ def _write_command(run_dir: Path, command: dict[str, Any]) -> None:
     atomic_write(run_dir / "command.json", (json.dumps(command, indent=2) + "\n").encode())
 
 
-def _flags(options: dict[str, Any], resume: bool = False) -> list[str]:
-    """The program's flags, rebuilt from validated options; outputs go to fixed names."""
+def _flags(command: dict[str, Any], resume: bool = False) -> list[str]:
+    """The program's flags, rebuilt from validated options; outputs go to fixed names. The
+    data is named by its absolute path, so a run folder copied elsewhere still finds it."""
+    options, data = command["options"], command["spec_overrides"]
     flags = [
         f"--metrics-out={METRICS}",
         f"--save-weights={WEIGHTS}",
@@ -452,6 +467,10 @@ def _flags(options: dict[str, Any], resume: bool = False) -> list[str]:
     flags += [
         f"{flag}={options[name]}" for name, flag in FLAGS.items() if options[name] is not None
     ]
+    if options["data"] is None and "data.path" in data:
+        flags.append(f"--data={data['data.path']}")
+    if "data.validation_path" in data:
+        flags.append(f"--validation-data={data['data.validation_path']}")
     return flags + (["--resume"] if resume else [])
 
 
@@ -464,7 +483,9 @@ def _program(run_dir: Path, command: dict[str, Any]) -> tuple[Graph, str]:
     """The train.py modelgen generates for the folder's spec.yaml and recorded options."""
     overrides = _spec_overrides(command["options"], command["spec_overrides"])
     graph = compile_file(run_dir / "spec.yaml", overrides)
-    return graph, render_program(graph, command["target"], run_dir)
+    # Rendered as where the folder was made, so a copied folder regenerates the same file.
+    origin = Path(command["created_in"]) if command.get("created_in") else run_dir
+    return graph, render_program(graph, command["target"], origin)
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -695,12 +716,13 @@ def run(
         "spec_overrides": {k: str(v) for k, v in inputs.items() if v is not None},
     }
     run_dir = new_run_dir(runs_dir, f"{graph.spec.name}-{target}")
+    command["created_in"] = str(run_dir.resolve())
     with RunLock(run_dir) as lock:
         atomic_write(run_dir / "spec.yaml", source)
         # Generated from the folder's own spec copy: what --resume regenerates to check it.
         write_generated(run_dir / "train.py", _program(run_dir, command)[1])
         _write_command(run_dir, command)
-        return _execute(run_dir, target, _flags(options), quiet, lock, resuming=False)
+        return _execute(run_dir, target, _flags(command), quiet, lock, resuming=False)
 
 
 def resume(
@@ -764,7 +786,7 @@ def resume(
         command["options"] = options
         _write_command(run_dir, command)
         _end_last_line(run_dir / METRICS)
-        flags = _flags(options, resume=True)
+        flags = _flags(command, resume=True)
         return _execute(run_dir, command["target"], flags, quiet, lock, resuming=True)
 
 

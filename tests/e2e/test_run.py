@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,6 +236,12 @@ def test_run_resume_continues_a_killed_run_to_the_same_weights(tmp_path: Path):
         except OSError:
             continue
     process.wait()
+    # A run folder moved elsewhere still resumes (its data is named by absolute path), and
+    # is still recognised as modelgen's own (no --trust-run-dir).
+    moved = tmp_path / "elsewhere" / run_dir.name
+    shutil.copytree(run_dir, moved)
+    shutil.rmtree(run_dir)
+    run_dir = moved
     result = modelgen("run", "--resume", run_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "resumed from step" in (run_dir / "output.log").read_text()
