@@ -86,8 +86,11 @@ def inspect_data(
     *,
     classes: int | None = None,
     id_ranges: dict[str, int] | None = None,
+    check_values: bool = True,
 ) -> DataInfo:
     """Check ``spec.data`` against the model inputs and loss; return what codegen needs.
+    ``check_values`` reads npz arrays' values too (not only their headers): `validate` does,
+    `build` leaves it to the program, which checks them again before training.
 
     ``classes`` (the output's class count) and ``id_ranges`` (input -> smallest embedding
     input_dim) bound label and token id values; when not given they are read from the spec.
@@ -130,7 +133,7 @@ def inspect_data(
         if data.source == "npz":
             ranges = _id_ranges(spec) if id_ranges is None else id_ranges
             count = _class_count(spec) if classes is None else classes
-            _check_npz(data, path, key, inputs, loss, info, error, ranges, count)
+            _check_npz(data, path, key, inputs, loss, info, error, ranges, count, check_values)
         elif data.source == "csv":
             _check_csv(data, path, key, inputs, loss, info, error)
         else:
@@ -329,6 +332,7 @@ def _check_npz(
     error,
     id_ranges: dict[str, int],
     classes: int | None,
+    check_values: bool = True,
 ) -> None:
     where = ("data", key)
     features = data.features if isinstance(data.features, dict) else {inputs[0].name: data.features}
@@ -359,6 +363,8 @@ def _check_npz(
                 ("data", "validation_split"),
             )
             return
+    if not check_values:
+        return
     needs = [(features[i.name], i) for i in inputs] + [(data.labels, None)]
     total = sum(arrays[name].nbytes for name, _ in needs)
     if total > MAX_VALUE_CHECK_BYTES:

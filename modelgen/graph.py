@@ -188,9 +188,12 @@ class Graph:
         return resolve(self.spec.data.validation_path, self.spec_path).resolve()
 
 
-def compile_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Graph:
+def compile_file(
+    path: str | Path, overrides: dict[str, Any] | None = None, *, check_values: bool = True
+) -> Graph:
     """Load, validate and lower a spec file (no TensorFlow involved). ``overrides`` maps
-    dotted paths (``"runtime.jit_compile"``) to values that replace the spec's own."""
+    dotted paths (``"runtime.jit_compile"``) to values that replace the spec's own;
+    ``check_values`` also reads the data's values (see ``inspect_data``)."""
     doc = load_yaml_file(path)
     for dotted, value in (overrides or {}).items():
         node = doc.data
@@ -200,10 +203,12 @@ def compile_file(path: str | Path, overrides: dict[str, Any] | None = None) -> G
         if isinstance(node, dict):
             node[last] = value
     spec = validate_document(doc)
-    return lower(spec, doc, Path(path))
+    return lower(spec, doc, Path(path), check_values=check_values)
 
 
-def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Graph:
+def lower(
+    spec: Spec, doc: LocatedDocument, spec_path: Path | None = None, *, check_values: bool = True
+) -> Graph:
     """Build the graph of ``spec``; raise SpecError listing every problem found."""
     problems: list[Diagnostic] = []
     sha = hashlib.sha256(_source_bytes(spec_path, doc)).hexdigest()
@@ -302,7 +307,14 @@ def lower(spec: Spec, doc: LocatedDocument, spec_path: Path | None = None) -> Gr
         raise SpecError(problems)
     classes = output.shape[-1] if output.shape else 1
     data = inspect_data(
-        spec, spec_path, inputs, loss, error, classes=classes, id_ranges=sized.id_ranges
+        spec,
+        spec_path,
+        inputs,
+        loss,
+        error,
+        classes=classes,
+        id_ranges=sized.id_ranges,
+        check_values=check_values,
     )
     if data.classes and loss.type != "binary_crossentropy" and len(data.classes) != classes:
         error(
