@@ -625,6 +625,43 @@ def _end_last_line(path: Path) -> None:
         pass
 
 
+def _logged_bytes(run_dir: Path) -> int | None:
+    """The metrics file's size recorded in the latest checkpoint (``__log_bytes__``): 0
+    without a checkpoint (the program starts over), None when unknown (an older or damaged
+    checkpoint, or one written without a metrics file). Only that scalar is read, as data."""
+    latest = run_dir / CHECKPOINTS / "latest"
+    if not latest.is_file():
+        return 0
+    import numpy as np  # only on a resume
+
+    with open(latest, "rb") as handle:
+        path = run_dir / CHECKPOINTS / handle.read(64).decode("ascii", "replace").strip()
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if archive.zip.getinfo("__log_bytes__.npy").file_size > 4096:
+                return None
+            value = archive["__log_bytes__"]
+    except Exception:  # noqa: BLE001 - not a readable checkpoint: the program reports it
+        return None
+    if value.shape != () or value.dtype.kind not in "iu" or int(value) < 0:
+        return None
+    return int(value)
+
+
+def _cut_log(run_dir: Path) -> None:
+    """Cut metrics.jsonl back to what was written up to the latest checkpoint, as the resumed
+    program does when it opens it (before the program starts, so that the records read from
+    the file's end on are the resumed program's): records of steps that run again are not
+    kept twice, and metrics.csv is built from the file the program continues."""
+    path = run_dir / METRICS
+    keep = _logged_bytes(run_dir)
+    if keep is not None:
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size > keep:
+                os.truncate(path, keep)
+    _end_last_line(path)
+
+
 def _untrusted_reason(run_dir: Path, command: dict[str, Any]) -> str | None:
     """Why the folder's train.py is not modelgen's output for its spec.yaml (None: it is)."""
     program = run_dir / "train.py"
@@ -785,7 +822,7 @@ def resume(
         _clean_stale(run_dir)  # the lock is held: no other run writes here
         command["options"] = options
         _write_command(run_dir, command)
-        _end_last_line(run_dir / METRICS)
+        _cut_log(run_dir)
         flags = _flags(command, resume=True)
         return _execute(run_dir, command["target"], flags, quiet, lock, resuming=True)
 

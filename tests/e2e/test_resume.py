@@ -1,8 +1,10 @@
 """Training survives SIGKILL: resumed from its latest checkpoint, a run ends with exactly the
-weights of an uninterrupted run (shuffling and dropout included), for both targets."""
+weights of an uninterrupted run (shuffling and dropout included), for both targets, and its
+metrics.jsonl holds exactly the records of an uninterrupted run (timings aside)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -35,14 +37,17 @@ def spec() -> dict:
     return s
 
 
-def start(program: Path, folder: Path, resume: bool) -> subprocess.Popen:
+TIMINGS = {"step_seconds", "seconds", "wall_clock", "build_seconds", "peak_rss_mb"}
+
+
+def start(program: Path, folder: Path, resume: bool, every: int = EVERY) -> subprocess.Popen:
     args = [
         sys.executable,
         str(program),
         "--checkpoint-dir",
         "ck",
         "--checkpoint-every",
-        str(EVERY),
+        str(every),
         "--metrics-out",
         "metrics.jsonl",
         "--save-weights",
@@ -72,6 +77,30 @@ def logged_steps(folder: Path) -> list[int]:
         if record["event"] == "step":
             steps.append(record["step"])
     return steps
+
+
+def training_records(folder: Path) -> list[dict]:
+    """The step and epoch records of a metrics file, without their timings."""
+    records = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {k: v for k, v in r.items() if k not in TIMINGS}
+        for r in records
+        if r["event"] in ("step", "epoch")
+    ]
+
+
+def assert_same_records(reference: Path, killed: Path) -> None:
+    """Every step and epoch record (losses, metrics, val_ metrics) exactly as uninterrupted,
+    each once and in order."""
+    expected, got = training_records(reference), training_records(killed)
+    for index, (a, b) in enumerate(zip(expected, got)):
+        assert a == b, f"record {index} differs: {b} instead of {a}"
+    assert len(got) == len(expected)
+
+
+def same_weights(a_path: Path, b_path: Path) -> bool:
+    with np.load(a_path) as a, np.load(b_path) as b:
+        return a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
 @pytest.mark.parametrize("target", ["keras", "tf"])
@@ -122,7 +151,64 @@ def test_killed_runs_resume_to_identical_weights(tmp_path: Path, target: str):
     # No step ran twice into the weights: after each resume, logging restarts right after the
     # checkpoint, and the last step is the same as the reference's.
     assert max(logged_steps(killed)) == max(logged_steps(reference)) == 600
+    assert_same_records(reference, killed)
     print(f"{target}: {kills} kills, steps lost per kill {lost}")
+
+
+@pytest.mark.parametrize("target", ["keras", "tf"])
+def test_killed_runs_resume_to_identical_records(tmp_path: Path, target: str):
+    """Kills at random moments (seeded), checkpoints every 3 steps of 5-step epochs (mid-epoch
+    and on epochs' last steps): each checkpoint's recorded log size ends the log right after
+    its step's record, or its epoch's record on an epoch's last step (validation done), and
+    the resumed log is the uninterrupted one (running losses, accuracies, val_ metrics)."""
+    kills_wanted, every, per_epoch = 4, 3, 5
+    s = spec()
+    s["train"]["epochs"] = 40
+    spec_path = write_spec(tmp_path, s)
+    program = tmp_path / "train.py"
+    program.write_text(generate(spec_path, target, tmp_path)[1], encoding="utf-8")
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    process = start(program, reference, resume=False, every=every)
+    assert process.wait(timeout=600) == 0, process.stderr.read()
+    records = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
+    training = sum(r["step_seconds"] for r in records if r["event"] == "step")
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    rng = random.Random(f"records-{target}")
+    kills, resume, points = 0, False, []
+    while kills < kills_wanted:
+        before = len(logged_steps(killed))
+        process = start(program, killed, resume=resume, every=every)
+        while len(logged_steps(killed)) <= before and process.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, training / (kills_wanted + 1)))
+        if process.poll() is not None:
+            break
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+        resume = True
+        latest = killed / "ck" / "latest"
+        if not latest.is_file():
+            continue
+        with np.load(killed / "ck" / latest.read_text().strip()) as archive:
+            step, size = int(archive["__step__"]), int(archive["__log_bytes__"])
+        points.append(step)
+        kept = (killed / "metrics.jsonl").read_bytes()[:size].decode().splitlines()
+        last = json.loads(kept[-1])
+        if step % per_epoch:
+            assert (last["event"], last["step"]) == ("step", step), last
+        else:
+            assert (last["event"], last["epoch"]) == ("epoch", step // per_epoch), last
+            assert "val_loss" in last and "val_accuracy" in last
+    process = start(program, killed, resume=True, every=every)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert kills >= kills_wanted, f"only {kills} kill points landed"
+    assert same_weights(reference / "final.npz", killed / "final.npz")
+    assert_same_records(reference, killed)
+    print(f"{target}: {kills} kills, resumed from steps {points}")
 
 
 def test_modelgen_run_resume_extends_a_finished_run_to_more_epochs(tmp_path: Path):
@@ -149,7 +235,16 @@ def test_modelgen_run_resume_extends_a_finished_run_to_more_epochs(tmp_path: Pat
     assert "resumed from step 15" in (short / "output.log").read_text()
     record = json.loads((short / "run.json").read_text())
     assert record["status"] == "completed" and len(record["epoch_seconds"]) == 3
-    with np.load(long / "weights.npz") as a, np.load(short / "weights.npz") as b:
-        assert a.files == b.files
-        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert same_weights(long / "weights.npz", short / "weights.npz")
+    # The first part's end record is cut with the rest after its last checkpoint: both logs,
+    # and the CSVs built from them, hold the same step and epoch rows (timings aside).
+    assert_same_records(long, short)
+
+    def rows(folder: Path) -> list[dict]:
+        with open(folder / "metrics.csv", newline="") as handle:
+            return [
+                {k: v for k, v in r.items() if k not in TIMINGS} for r in csv.DictReader(handle)
+            ]
+
+    assert rows(short) == rows(long) and len(rows(long)) == 6 * 5 + 6
     assert json.loads((short / "command.json").read_text())["options"]["epochs"] == 6

@@ -404,8 +404,9 @@ def test_a_checkpoint_folder_that_is_a_link_or_a_file_is_refused(cli, folder, tm
 
 
 def test_resume_removes_stale_temporaries_and_ends_a_cut_line(cli, folder: Path, tmp_path):
-    checkpoints = _latest(folder, b"")
-    (checkpoints / "latest").unlink()
+    checkpoints = _latest(folder, b"ckpt-000000010.npz")
+    # A checkpoint that records no log size (an older one): the log is kept, its line ended.
+    np.savez(checkpoints / "ckpt-000000010.npz", __step__=np.asarray(10))
     victim = tmp_path / "victim"
     victim.write_text("precious")
     stale = [
@@ -421,6 +422,21 @@ def test_resume_removes_stale_temporaries_and_ends_a_cut_line(cli, folder: Path,
     assert cli("run", "--resume", folder).exit_code == 0
     assert not any(os.path.lexists(p) for p in stale) and victim.read_text() == "precious"
     assert (folder / "metrics.jsonl").read_text().endswith('"lo\n')
+
+
+def test_resume_cuts_the_log_back_to_the_latest_checkpoint(cli, folder: Path):
+    """As the program will: what was logged after the checkpoint goes before it starts, so
+    metrics.csv is built from the log the program continues; no checkpoint: no log."""
+    checkpoints = _latest(folder, b"ckpt-000000001.npz")
+    kept = b'{"event": "step", "step": 1, "loss": 1.0, "step_seconds": 0.1}\n'
+    np.savez(checkpoints / "ckpt-000000001.npz", __step__=np.asarray(1),
+             __log_bytes__=np.asarray(len(kept)))  # fmt: skip
+    (folder / "metrics.jsonl").write_bytes(kept + b'{"event": "step", "step": 2, "lo')
+    assert cli("run", "--resume", folder).exit_code == 0
+    assert (folder / "metrics.jsonl").read_bytes() == kept
+    (checkpoints / "latest").unlink()
+    assert cli("run", "--resume", folder).exit_code == 0
+    assert (folder / "metrics.jsonl").read_bytes() == b""
 
 
 # -- the program's own loader (the functions of a generated train.py, without TensorFlow) ----
@@ -458,7 +474,8 @@ def program(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("program")
     code = generate(write_spec(folder, base_spec()), "tf", folder)[1]
     names = {"read_npz", "load_checkpoint", "load_weights", "save_checkpoint", "save_weights",
-             "parse_args", "MetricsLog"}  # fmt: skip
+             "parse_args", "MetricsLog", "latest_checkpoint", "logged_bytes",
+             "open_log"}  # fmt: skip
     tree = ast.parse(code)
     body = [n for n in tree.body if getattr(n, "name", None) in names]
     assert {n.name for n in body} == names
@@ -478,7 +495,7 @@ def _refused(function, *args) -> str:
 def test_checkpoints_round_trip_in_the_program(program, tmp_path: Path):
     variables = [("w", Variable((2, 3))), ("step", Variable((), "int64"))]
     variables[0][1].value[:] = 1.5
-    program["save_checkpoint"](tmp_path, 7, variables)
+    program["save_checkpoint"](tmp_path, 7, variables, program["MetricsLog"](None))
     fresh = [("w", Variable((2, 3))), ("step", Variable((), "int64"))]
     assert program["load_checkpoint"](tmp_path, fresh) == 7
     assert (fresh[0][1].value == 1.5).all()
@@ -560,7 +577,7 @@ def test_the_program_writes_never_follow_links(program, tmp_path: Path):
     checkpoints.mkdir()
     (checkpoints / ".ckpt-000000003.npz.tmp").symlink_to(victim)
     (checkpoints / ".latest.tmp").symlink_to(victim)
-    program["save_checkpoint"](checkpoints, 3, [("w", Variable((2,)))])
+    program["save_checkpoint"](checkpoints, 3, [("w", Variable((2,)))], program["MetricsLog"](None))
     (tmp_path / "weights.npz").symlink_to(victim)
     program["save_weights"](tmp_path / "weights.npz", [("w", Variable((2,)))])
     assert victim.read_text() == "precious"
@@ -585,6 +602,27 @@ def test_the_programs_metrics_log_ends_a_cut_line_before_appending(program, tmp_
     log.write(event="setup")
     log.close()
     assert path.read_text().splitlines()[1] == '{"event": "setup"}'
+
+
+def test_the_programs_resume_cuts_the_log_back_to_its_checkpoint(program, tmp_path: Path):
+    """Records written after the checkpoint (steps that run again) are cut on resume;
+    without a checkpoint the run starts over, and so does its log."""
+    path, checkpoints = tmp_path / "metrics.jsonl", tmp_path / "ck"
+    log = program["MetricsLog"](path)
+    log.write(event="step", step=1)
+    program["save_checkpoint"](checkpoints, 1, [("w", Variable((2,)))], log)
+    log.write(event="step", step=2)
+    log.close()
+    path.write_bytes(path.read_bytes() + b'{"event": "st')  # cut short by a kill
+    args = program["parse_args"](["--resume", "--checkpoint-dir", str(checkpoints),
+                                  "--metrics-out", str(path)])  # fmt: skip
+    log = program["open_log"](args)
+    log.write(event="step", step=2)
+    log.close()
+    assert path.read_text() == '{"event": "step", "step": 1}\n{"event": "step", "step": 2}\n'
+    args.checkpoint_dir = tmp_path / "none"
+    program["open_log"](args).close()
+    assert path.read_bytes() == b""
 
 
 # -- run folders: unique names, locks, modes -------------------------------------------------

@@ -360,12 +360,14 @@ def check_steps_per_execution(steps_per_epoch):
         )
 
 
-def save_checkpoint(directory, step, variables):
+def save_checkpoint(directory, step, variables, log):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
     intact. The two newest checkpoints are kept; weights that are no longer finite are not
-    saved."""
+    saved. The checkpoint also records how many bytes of the metrics log were written up to
+    it: a resume cuts the log back to them (see open_log)."""
     values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    values["__log_bytes__"] = np.asarray(log.size(), dtype="int64")
     if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
         return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
@@ -386,13 +388,13 @@ def save_checkpoint(directory, step, variables):
         old.unlink()
 
 
-def load_checkpoint(directory, variables):
-    """Restore the variables from the latest checkpoint; returns its step (0 if none).
-    `latest` must name a plain ckpt-NNNNNNNNN.npz file in `directory`: no path, no link, so a
-    checkpoint folder cannot make the program read a file elsewhere."""
+def latest_checkpoint(directory):
+    """The latest checkpoint's path, or None. `latest` must name a plain ckpt-NNNNNNNNN.npz
+    file in `directory`: no path, no link, so a checkpoint folder cannot make the program
+    read a file elsewhere."""
     latest = directory / "latest"
     if not os.path.lexists(latest):
-        return 0
+        return None
     if latest.is_symlink() or not latest.is_file():
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
@@ -404,6 +406,14 @@ def load_checkpoint(directory, variables):
     path = directory / name
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
+    return path
+
+
+def load_checkpoint(directory, variables):
+    """Restore the variables from the latest checkpoint; returns its step (0 if none)."""
+    path = latest_checkpoint(directory)
+    if path is None:
+        return 0
     archive = read_npz(path)
     step = archive.get("__step__")
     if step is None or step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
@@ -438,27 +448,65 @@ def finish(log, status, steps, started):
 
 
 class MetricsLog:
-    """One JSON object per line: a record per training step and one per epoch."""
+    """One JSON object per line: a record per training step and one per epoch. `keep`: on
+    opening, cut an existing file back to its first `keep` bytes (None: keep it all)."""
 
-    def __init__(self, path, mode="w"):
+    def __init__(self, path, mode="w", keep=None):
         self.file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(path, mode, encoding="utf-8")  # noqa: SIM115
+            # Binary, so that tell() counts the bytes a checkpoint records.
+            self.file = open(path, mode + "b")  # noqa: SIM115
+            if mode == "a" and keep is not None and self.file.tell() > keep:
+                self.file.truncate(keep)
+                self.file.seek(0, os.SEEK_END)
             if mode == "a" and self.file.tell():
                 with open(path, "rb") as existing:  # a kill may have cut the last line short
                     existing.seek(-1, os.SEEK_END)
                     if existing.read(1) != b"\n":
-                        self.file.write("\n")
+                        self.write_line(b"\n")
 
     def write(self, **record):
+        self.write_line((json.dumps(record) + "\n").encode("utf-8"))
+
+    def write_line(self, data):
         if self.file is not None:
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+            self.file.write(data)
+            self.file.flush()  # each record reaches the file whole, before the next step
+
+    def size(self):
+        """Bytes in the file so far, every record flushed (-1: no file)."""
+        return self.file.tell() if self.file is not None else -1
 
     def close(self):
         if self.file is not None:
             self.file.close()
+
+
+def open_log(args):
+    """The metrics log. A resume first cuts it back to what was written up to the checkpoint
+    it resumes from (all of it without a checkpoint: the run starts over), so the records of
+    steps that run again are not there twice and the log reads as one uninterrupted run's."""
+    if not args.resume:
+        return MetricsLog(args.metrics_out, "w")
+    return MetricsLog(args.metrics_out, "a", keep=logged_bytes(args.checkpoint_dir))
+
+
+def logged_bytes(directory):
+    """The metrics log's size when the latest checkpoint was written: 0 without a checkpoint,
+    None when it did not record one (no log then). Only this scalar is read here;
+    load_checkpoint reads and checks the whole archive."""
+    path = latest_checkpoint(directory)
+    if path is None:
+        return 0
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            value = archive["__log_bytes__"] if "__log_bytes__" in archive.files else None
+    except Exception:  # noqa: BLE001 - a damaged checkpoint: load_checkpoint reports it
+        return None
+    if value is None or value.shape != () or value.dtype.kind not in "iu" or int(value) < 0:
+        return None
+    return int(value)
 
 
 def compute_fans(shape):
@@ -806,7 +854,7 @@ def train(model, arrays, args, log):
 
     def checkpoint():
         if args.checkpoint_dir is not None:
-            save_checkpoint(args.checkpoint_dir, step, state)
+            save_checkpoint(args.checkpoint_dir, step, state, log)
 
     total = args.epochs * steps_per_epoch
     if args.max_steps is not None:
@@ -849,7 +897,9 @@ def train(model, arrays, args, log):
                     if failed_at is not None:
                         return "nan", failed_at  # the last checkpoint stays the good one
                     started = time.perf_counter()
-                if due:
+                # Not on an epoch's last step: its checkpoint comes after the epoch's end work
+                # (validation, the epoch record), below, so a resume never skips that work.
+                if due and step % steps_per_epoch:
                     checkpoint()
                 if step >= total:
                     break
@@ -989,7 +1039,7 @@ def main(argv=None):
     # On a TPU, variables live on its cores and every step runs on each of them.
     strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
     arrays = split_arrays(args)
-    log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
+    log = open_log(args)
     # Explicit placement: variables and every op of the step live on `device`.
     with replicated(strategy) if strategy else tf.device(device):
         model = DigitsMlp(args.seed)
@@ -1018,4 +1068,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: c4aee05c224891a32d810d2b48b73c03daff030e7ed5c10d0491cb8535f35083
+# modelgen-output-sha256: 5164e63ed978e225f51069e48ff0eb9be76763f42aaed3bea6ab819863154fc9

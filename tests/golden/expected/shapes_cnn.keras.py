@@ -409,12 +409,14 @@ def check_steps_per_execution(steps_per_epoch):
         )
 
 
-def save_checkpoint(directory, step, variables):
+def save_checkpoint(directory, step, variables, log):
     """Write every variable to ckpt-<step>.npz through a temporary file and a rename, then
     point `latest` at it the same way: a kill at any moment leaves the previous checkpoint
     intact. The two newest checkpoints are kept; weights that are no longer finite are not
-    saved."""
+    saved. The checkpoint also records how many bytes of the metrics log were written up to
+    it: a resume cuts the log back to them (see open_log)."""
     values = {name: np.asarray(variable.numpy()) for name, variable in variables}
+    values["__log_bytes__"] = np.asarray(log.size(), dtype="int64")
     if not all(np.isfinite(v).all() for v in values.values() if v.dtype.kind == "f"):
         return  # diverged weights: keep the last good checkpoint
     directory.mkdir(parents=True, exist_ok=True)
@@ -435,13 +437,13 @@ def save_checkpoint(directory, step, variables):
         old.unlink()
 
 
-def load_checkpoint(directory, variables):
-    """Restore the variables from the latest checkpoint; returns its step (0 if none).
-    `latest` must name a plain ckpt-NNNNNNNNN.npz file in `directory`: no path, no link, so a
-    checkpoint folder cannot make the program read a file elsewhere."""
+def latest_checkpoint(directory):
+    """The latest checkpoint's path, or None. `latest` must name a plain ckpt-NNNNNNNNN.npz
+    file in `directory`: no path, no link, so a checkpoint folder cannot make the program
+    read a file elsewhere."""
     latest = directory / "latest"
     if not os.path.lexists(latest):
-        return 0
+        return None
     if latest.is_symlink() or not latest.is_file():
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
@@ -453,6 +455,14 @@ def load_checkpoint(directory, variables):
     path = directory / name
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
+    return path
+
+
+def load_checkpoint(directory, variables):
+    """Restore the variables from the latest checkpoint; returns its step (0 if none)."""
+    path = latest_checkpoint(directory)
+    if path is None:
+        return 0
     archive = read_npz(path)
     step = archive.get("__step__")
     if step is None or step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
@@ -487,27 +497,65 @@ def finish(log, status, steps, started):
 
 
 class MetricsLog:
-    """One JSON object per line: a record per training step and one per epoch."""
+    """One JSON object per line: a record per training step and one per epoch. `keep`: on
+    opening, cut an existing file back to its first `keep` bytes (None: keep it all)."""
 
-    def __init__(self, path, mode="w"):
+    def __init__(self, path, mode="w", keep=None):
         self.file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(path, mode, encoding="utf-8")  # noqa: SIM115
+            # Binary, so that tell() counts the bytes a checkpoint records.
+            self.file = open(path, mode + "b")  # noqa: SIM115
+            if mode == "a" and keep is not None and self.file.tell() > keep:
+                self.file.truncate(keep)
+                self.file.seek(0, os.SEEK_END)
             if mode == "a" and self.file.tell():
                 with open(path, "rb") as existing:  # a kill may have cut the last line short
                     existing.seek(-1, os.SEEK_END)
                     if existing.read(1) != b"\n":
-                        self.file.write("\n")
+                        self.write_line(b"\n")
 
     def write(self, **record):
+        self.write_line((json.dumps(record) + "\n").encode("utf-8"))
+
+    def write_line(self, data):
         if self.file is not None:
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+            self.file.write(data)
+            self.file.flush()  # each record reaches the file whole, before the next step
+
+    def size(self):
+        """Bytes in the file so far, every record flushed (-1: no file)."""
+        return self.file.tell() if self.file is not None else -1
 
     def close(self):
         if self.file is not None:
             self.file.close()
+
+
+def open_log(args):
+    """The metrics log. A resume first cuts it back to what was written up to the checkpoint
+    it resumes from (all of it without a checkpoint: the run starts over), so the records of
+    steps that run again are not there twice and the log reads as one uninterrupted run's."""
+    if not args.resume:
+        return MetricsLog(args.metrics_out, "w")
+    return MetricsLog(args.metrics_out, "a", keep=logged_bytes(args.checkpoint_dir))
+
+
+def logged_bytes(directory):
+    """The metrics log's size when the latest checkpoint was written: 0 without a checkpoint,
+    None when it did not record one (no log then). Only this scalar is read here;
+    load_checkpoint reads and checks the whole archive."""
+    path = latest_checkpoint(directory)
+    if path is None:
+        return 0
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            value = archive["__log_bytes__"] if "__log_bytes__" in archive.files else None
+    except Exception:  # noqa: BLE001 - a damaged checkpoint: load_checkpoint reports it
+        return None
+    if value is None or value.shape != () or value.dtype.kind not in "iu" or int(value) < 0:
+        return None
+    return int(value)
 
 
 def build_model(seed):
@@ -608,11 +656,12 @@ class StepLog(keras.callbacks.Callback):
     """Writes each step's and epoch's metrics, stops after the last step or when the loss stops
     being finite, and saves checkpoints."""
 
-    def __init__(self, log, args, steps_per_epoch, first_step, total_steps):
+    def __init__(self, log, args, steps_per_epoch, first_step, total_steps, metric_state=()):
         super().__init__()
         self.log, self.args, self.steps_per_epoch = log, args, steps_per_epoch
         self.step, self.total, self.failed_at = first_step, total_steps, None
         self.per_epoch = steps_per_epoch  # steps per epoch of the current fit() call
+        self.metric_state = list(metric_state)  # (variable, value) to restore, once
 
     def on_train_begin(self, logs=None):
         # fit() may run several times (a resume first finishes its epoch): count from here.
@@ -622,6 +671,11 @@ class StepLog(keras.callbacks.Callback):
         if self.initial_epoch is None:
             self.initial_epoch = epoch
         self.epoch, self.epoch_start = epoch, time.perf_counter()
+        # fit() has just reset the metrics: a mid-epoch resume puts back the epoch's running
+        # totals from the checkpoint, so its records continue the interrupted epoch's.
+        for variable, value in self.metric_state:
+            variable.assign(value)
+        self.metric_state = []
 
     def on_train_batch_begin(self, batch, logs=None):
         self.batch_start = time.perf_counter()
@@ -641,7 +695,9 @@ class StepLog(keras.callbacks.Callback):
             self.model.stop_training = True
             return  # the last checkpoint stays the good one
         every = self.args.checkpoint_every
-        if every and step % every == 0:
+        # Not on an epoch's last step: its checkpoint comes after the epoch's end work
+        # (validation, the epoch record), in on_epoch_end, so a resume never skips that work.
+        if every and step % every == 0 and step % self.steps_per_epoch:
             self.checkpoint()
         if step >= self.total:
             self.model.stop_training = True
@@ -655,15 +711,19 @@ class StepLog(keras.callbacks.Callback):
 
     def checkpoint(self):
         if self.args.checkpoint_dir is not None:
-            save_checkpoint(self.args.checkpoint_dir, self.step, checkpoint_state(self.model))
+            state = checkpoint_state(self.model)
+            save_checkpoint(self.args.checkpoint_dir, self.step, state, self.log)
 
 
 def checkpoint_state(model):
-    """Every model variable (weights, BatchNorm statistics, dropout seed states) and every
-    optimizer variable (update count, slots): what an exact resume needs."""
-    return [(f"model/{i}", v) for i, v in enumerate(model.variables)] + [
-        (f"optimizer/{i}", v) for i, v in enumerate(model.optimizer.variables)
-    ]
+    """Every model variable (weights, BatchNorm statistics, dropout seed states), every
+    optimizer variable (update count, slots) and every metric variable (the epoch's running
+    loss and metric totals): what an exact resume needs."""
+    return (
+        [(f"model/{i}", v) for i, v in enumerate(model.variables)]
+        + [(f"optimizer/{i}", v) for i, v in enumerate(model.optimizer.variables)]
+        + [(f"metrics/{i}", v) for i, v in enumerate(model.metrics_variables)]
+    )
 
 
 def main(argv=None):
@@ -680,7 +740,7 @@ def main(argv=None):
         steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     check_steps_per_execution(steps_per_epoch)
     train_data, val_data = make_datasets(train_x, train_y, val_x, val_y, args, strategy is not None)
-    log = MetricsLog(args.metrics_out, "a" if args.resume else "w")
+    log = open_log(args)
     with strategy.scope() if strategy else tf.device(device):
         model = build_model(args.seed)
         named_weights = [(w.path, w) for w in model.weights]
@@ -704,12 +764,18 @@ def main(argv=None):
                 jit_compile=False,
                 steps_per_execution=1,
             )
+            # Build the optimizer and the compiled metrics now (Keras would at the first step),
+            # so that checkpoint_state() names the same variables when saving and loading.
+            # This is what fit() itself does first under a distribution strategy.
+            model._symbolic_build(data_batch=train_data.element_spec)
+            metric_state = []
             if args.resume:
-                model.optimizer.build(model.trainable_variables)
                 steps = load_checkpoint(args.checkpoint_dir, checkpoint_state(model))
                 if steps:
                     print(f"resumed from step {steps}", flush=True)
-            step_log = StepLog(log, args, steps_per_epoch, steps, total)
+                if steps % steps_per_epoch:  # fit() resets them: StepLog puts them back
+                    metric_state = [(v, v.numpy()) for v in model.metrics_variables]
+            step_log = StepLog(log, args, steps_per_epoch, steps, total, metric_state)
             # A resume in mid-epoch first finishes that epoch, so later epochs keep their
             # boundaries (validation, checkpoints); the data stream continues where it stopped.
             first_epoch = steps // steps_per_epoch
@@ -744,4 +810,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 2ca008e987d6dd242ad71829502679f36489a80bae321259c35a438710392313
+# modelgen-output-sha256: 58133423c54e14d38a9e4bfbcdd3762023eb762b2e4e1a38807cd8c79ce7220c
