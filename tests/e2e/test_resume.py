@@ -248,3 +248,52 @@ def test_modelgen_run_resume_extends_a_finished_run_to_more_epochs(tmp_path: Pat
 
     assert rows(short) == rows(long) and len(rows(long)) == 6 * 5 + 6
     assert json.loads((short / "command.json").read_text())["options"]["epochs"] == 6
+
+
+def test_signals_to_modelgen_run_at_random_moments_resume_exactly(tmp_path: Path):
+    """SIGINT, SIGTERM and SIGKILL of `modelgen run` itself, each at a random moment: no process
+    of the run survives (checked in /proc), and resuming after each ends with the weights and
+    records of an uninterrupted `modelgen run`."""
+    from tests.e2e.test_run import _alive, _none_left
+
+    s = spec()
+    s["train"]["epochs"] = 40
+    path = write_spec(tmp_path, s)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def modelgen_run(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "modelgen", "run", *map(str, args)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    whole = modelgen_run(path, "-t", "tf", "--checkpoint-every", "3", "--runs-dir", "whole")
+    assert whole.wait(timeout=600) == 0, whole.stderr.read()
+    (reference,) = (tmp_path / "whole").iterdir()
+    rng = random.Random("runner-signals")
+    process = modelgen_run(path, "-t", "tf", "--checkpoint-every", "3", "--runs-dir", "cut")
+    stopped = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("cut/*/checkpoints/latest")) or len(
+            logged_steps(next((tmp_path / "cut").iterdir()))
+        ) < 3 * (len(stopped) + 1):
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.6))
+        (run_dir,) = (tmp_path / "cut").iterdir()
+        if process.poll() is not None:
+            break  # it finished first
+        process.send_signal(sig)
+        process.communicate(timeout=60)
+        assert _none_left(run_dir), f"a process of the run outlived {sig.name}: {_alive(run_dir)}"
+        stopped.append(sig.name)
+        process = modelgen_run("--resume", run_dir)
+    assert process.wait(timeout=600) == 0, process.stderr.read()
+    assert stopped, "every signal came after the run had finished"
+    assert same_weights(reference / "weights.npz", run_dir / "weights.npz")
+    assert_same_records(reference, run_dir)
