@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import hashlib
 import json
 import os
@@ -962,3 +963,21 @@ def test_a_full_disk_when_writing_the_results_is_a_clear_error(cli, live: Path, 
     assert f"cannot write the run's results in {live}" in output and "No space left" in output
     assert (live / "run.json").read_text() == '{"status": "completed"}'
     assert not [p for p in live.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_full_disk_while_checkpointing_leaves_no_temporary(program, tmp_path, monkeypatch):
+    """ENOSPC in the middle of a checkpoint: a clear error, no `.tmp` left, the previous
+    checkpoint still the latest."""
+    variables = [("w", Variable((2,)))]
+    log = program["MetricsLog"](None)
+    program["save_checkpoint"](tmp_path, 3, variables, log)
+
+    def full(handle, **arrays):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(program["np"], "savez", full)
+    message = _refused(program["save_checkpoint"], tmp_path, 6, variables, log)
+    assert "cannot write the checkpoint" in message and "No space left on device" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-000000003.npz", "latest"]
+    assert (tmp_path / "latest").read_text() == "ckpt-000000003.npz"

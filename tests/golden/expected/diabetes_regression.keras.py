@@ -411,17 +411,25 @@ def save_checkpoint(directory, step, variables, log):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
-    temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
-    with open(temporary, "xb") as handle:
-        np.savez(handle, __step__=np.asarray(step), **values)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     pointer = directory / ".latest.tmp"
-    pointer.unlink(missing_ok=True)
-    with open(pointer, "x", encoding="utf-8") as handle:
-        handle.write(path.name)
-    os.replace(pointer, directory / "latest")
+    try:
+        temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
+        with open(temporary, "xb") as handle:
+            np.savez(handle, __step__=np.asarray(step), **values)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        pointer.unlink(missing_ok=True)
+        with open(pointer, "x", encoding="utf-8") as handle:
+            handle.write(path.name)
+        os.replace(pointer, directory / "latest")
+    except OSError as exc:  # a full disk, say: leave no temporary, keep the last checkpoint
+        temporary.unlink(missing_ok=True)
+        pointer.unlink(missing_ok=True)
+        sys.exit(
+            f"error: cannot write the checkpoint {path}: {exc.strerror or exc}; the previous "
+            "checkpoint is kept (--resume continues from it)"
+        )
     for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
         old.unlink()
 
@@ -779,4 +787,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 7ff7d10d3839b1f344a7056a0df437b0442bbe165805f30a048db2d4f6f514c9
+# modelgen-output-sha256: 39aba77c49880f6a4740e73aecff5d5dee3f08c2df7fc876b43980d30b66c393

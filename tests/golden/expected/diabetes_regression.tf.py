@@ -419,17 +419,25 @@ def save_checkpoint(directory, step, variables, log):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
-    temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
-    with open(temporary, "xb") as handle:
-        np.savez(handle, __step__=np.asarray(step), **values)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     pointer = directory / ".latest.tmp"
-    pointer.unlink(missing_ok=True)
-    with open(pointer, "x", encoding="utf-8") as handle:
-        handle.write(path.name)
-    os.replace(pointer, directory / "latest")
+    try:
+        temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
+        with open(temporary, "xb") as handle:
+            np.savez(handle, __step__=np.asarray(step), **values)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        pointer.unlink(missing_ok=True)
+        with open(pointer, "x", encoding="utf-8") as handle:
+            handle.write(path.name)
+        os.replace(pointer, directory / "latest")
+    except OSError as exc:  # a full disk, say: leave no temporary, keep the last checkpoint
+        temporary.unlink(missing_ok=True)
+        pointer.unlink(missing_ok=True)
+        sys.exit(
+            f"error: cannot write the checkpoint {path}: {exc.strerror or exc}; the previous "
+            "checkpoint is kept (--resume continues from it)"
+        )
     for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
         old.unlink()
 
@@ -1066,4 +1074,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 4227cc5f12524215279b22a83b1af46091cb7ba24602a2575285ecc3fd0bfa20
+# modelgen-output-sha256: c6bff9ab76da078de1b280b93b30ad69c618c0457a3ef7d8918802b245b455c6

@@ -365,17 +365,25 @@ def save_checkpoint(directory, step, variables, log):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
-    temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
-    with open(temporary, "xb") as handle:
-        np.savez(handle, __step__=np.asarray(step), **values)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     pointer = directory / ".latest.tmp"
-    pointer.unlink(missing_ok=True)
-    with open(pointer, "x", encoding="utf-8") as handle:
-        handle.write(path.name)
-    os.replace(pointer, directory / "latest")
+    try:
+        temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
+        with open(temporary, "xb") as handle:
+            np.savez(handle, __step__=np.asarray(step), **values)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        pointer.unlink(missing_ok=True)
+        with open(pointer, "x", encoding="utf-8") as handle:
+            handle.write(path.name)
+        os.replace(pointer, directory / "latest")
+    except OSError as exc:  # a full disk, say: leave no temporary, keep the last checkpoint
+        temporary.unlink(missing_ok=True)
+        pointer.unlink(missing_ok=True)
+        sys.exit(
+            f"error: cannot write the checkpoint {path}: {exc.strerror or exc}; the previous "
+            "checkpoint is kept (--resume continues from it)"
+        )
     for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
         old.unlink()
 
@@ -770,4 +778,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0971ca65c50627b7946f3998c0d44f6d851ae1c1f21791c5fa08d862884efc1d
+# modelgen-output-sha256: 19e4cf9e41ca2f1d220616e3bc128db8d169f07587385d23e07a8938f1680b07

@@ -365,17 +365,25 @@ def save_checkpoint(directory, step, variables, log):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
-    temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
-    with open(temporary, "xb") as handle:
-        np.savez(handle, __step__=np.asarray(step), **values)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     pointer = directory / ".latest.tmp"
-    pointer.unlink(missing_ok=True)
-    with open(pointer, "x", encoding="utf-8") as handle:
-        handle.write(path.name)
-    os.replace(pointer, directory / "latest")
+    try:
+        temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
+        with open(temporary, "xb") as handle:
+            np.savez(handle, __step__=np.asarray(step), **values)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        pointer.unlink(missing_ok=True)
+        with open(pointer, "x", encoding="utf-8") as handle:
+            handle.write(path.name)
+        os.replace(pointer, directory / "latest")
+    except OSError as exc:  # a full disk, say: leave no temporary, keep the last checkpoint
+        temporary.unlink(missing_ok=True)
+        pointer.unlink(missing_ok=True)
+        sys.exit(
+            f"error: cannot write the checkpoint {path}: {exc.strerror or exc}; the previous "
+            "checkpoint is kept (--resume continues from it)"
+        )
     for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
         old.unlink()
 
@@ -774,4 +782,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 72f287547db9f31af2289f8d0d53deccac8dac7a116494d62d2a3baae49fad17
+# modelgen-output-sha256: 55122d3d0108741cf1f42bc0a91f54f8f7e662023d5d5e6194215e2682690c7c

@@ -422,17 +422,25 @@ def save_checkpoint(directory, step, variables, log):
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt-{step:09d}.npz"
     temporary = directory / f".{path.name}.tmp"
-    temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
-    with open(temporary, "xb") as handle:
-        np.savez(handle, __step__=np.asarray(step), **values)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     pointer = directory / ".latest.tmp"
-    pointer.unlink(missing_ok=True)
-    with open(pointer, "x", encoding="utf-8") as handle:
-        handle.write(path.name)
-    os.replace(pointer, directory / "latest")
+    try:
+        temporary.unlink(missing_ok=True)  # a stale one, perhaps a link: "x" never follows one
+        with open(temporary, "xb") as handle:
+            np.savez(handle, __step__=np.asarray(step), **values)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        pointer.unlink(missing_ok=True)
+        with open(pointer, "x", encoding="utf-8") as handle:
+            handle.write(path.name)
+        os.replace(pointer, directory / "latest")
+    except OSError as exc:  # a full disk, say: leave no temporary, keep the last checkpoint
+        temporary.unlink(missing_ok=True)
+        pointer.unlink(missing_ok=True)
+        sys.exit(
+            f"error: cannot write the checkpoint {path}: {exc.strerror or exc}; the previous "
+            "checkpoint is kept (--resume continues from it)"
+        )
     for old in sorted(directory.glob("ckpt-*.npz"))[:-2]:
         old.unlink()
 
@@ -810,4 +818,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 58133423c54e14d38a9e4bfbcdd3762023eb762b2e4e1a38807cd8c79ce7220c
+# modelgen-output-sha256: 143eaf4d9ac56481fe33bd8f673075c71c882611341a3b6241570e094e7e90cd
