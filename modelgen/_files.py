@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["atomic_write", "file_kind", "write_special"]
+__all__ = ["atomic_write", "file_kind", "sync_folder", "write_special"]
 
 
 def file_kind(mode: int) -> str:
@@ -87,10 +87,10 @@ def atomic_write(
             os.unlink(tmp)
         raise
     if durable:
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the rename itself durable (best effort: not every system can open a folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

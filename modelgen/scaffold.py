@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from modelgen._files import sync_folder
 from modelgen.codegen import make_environment
 from modelgen.errors import ModelgenError
 
@@ -436,20 +437,6 @@ def _sync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (best effort)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _move_new(staging: Path, mode: int, dest: _Destination) -> None:
     """A new project folder: create the missing parents, then one rename."""
     created: list[Path] = []
@@ -460,7 +447,7 @@ def _move_new(staging: Path, mode: int, dest: _Destination) -> None:
                 created.append(parent)
         staging.chmod(mode)
         os.rename(staging, dest.real)
-        _sync_folder(dest.real.parent)
+        sync_folder(dest.real.parent)
     except BaseException:
         for parent in reversed(created):
             try:
@@ -511,7 +498,7 @@ def _move_into(staging: Path, relative: list[str], dest: _Destination) -> None:
             os.replace(source, target)
             placed.append((target, backup))
         for folder in {p.parent for p, _ in placed}:
-            _sync_folder(folder)
+            sync_folder(folder)
     except BaseException:
         for target, backup in reversed(placed):
             try:
