@@ -22,7 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from modelgen.build import render_program
 from modelgen.codegen import render_with_names
 from modelgen.graph import compile_file
 from modelgen.runner import run
@@ -82,8 +81,8 @@ def bare_step(spec: Path, folder: Path) -> float:
     """Median seconds per step of the tf target's bare step (64 steps per call, 7 calls)."""
     program = folder / "bare_train.py"
     graph = compile_file(spec)
-    code = render_program(graph, "tf", folder)
-    class_name = render_with_names(graph, "tf", folder)[1]["<class>"]
+    code, names = render_with_names(graph, "tf", folder)
+    class_name = names["<class>"]
     program.write_text(code, encoding="utf-8")
     driver = folder / "bare_step.py"  # a file: AutoGraph reads the loop's source
     driver.write_text(BARE, encoding="utf-8")

@@ -20,6 +20,7 @@ __all__ = [
     "render_program",
     "write_generated",
     "is_up_to_date",
+    "is_pristine",
     "check_output",
     "resolve_output",
     "stdout_folder",
@@ -55,7 +56,7 @@ def render_program(graph: Graph, target: str, out_dir: Path | None = None) -> st
     return code + OUTPUT_MARK + hashlib.sha256(code.encode()).hexdigest() + "\n"
 
 
-def _is_pristine(text: str) -> bool:
+def is_pristine(text: str) -> bool:
     body, sep, digest = text.rpartition(OUTPUT_MARK)
     return bool(sep) and hashlib.sha256(body.encode()).hexdigest() == digest.strip()
 
@@ -212,7 +213,7 @@ def check_output(path: Path, code: str) -> str:
 
 def _pristine_bytes(data: bytes) -> bool:
     try:
-        return _is_pristine(data.decode("utf-8"))
+        return is_pristine(data.decode("utf-8"))
     except UnicodeDecodeError:
         return False
 
