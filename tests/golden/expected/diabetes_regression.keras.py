@@ -57,9 +57,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -201,7 +199,9 @@ def csv_number(cell, path, number, column, missing_allowed):
     if value is None:
         sys.exit(f"error: {path}:{number}: {column} holds {shown(cell)}, not a number")
     if abs(value) > 3.4028234663852886e38:
-        sys.exit(f"error: {path}:{number}: {column} holds {shown(cell)}, not a finite float32 number")
+        sys.exit(
+            f"error: {path}:{number}: {column} holds {shown(cell)}, not a finite float32 number"
+        )
     return value
 
 
@@ -564,7 +564,6 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 1)),
         bias_initializer="zeros",
-
         name="dense",
     )(patient)
     # dense_1: dense -> (1,), 33 parameters
@@ -572,25 +571,16 @@ def build_model(seed):
         1,
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 2)),
         bias_initializer="zeros",
-
         name="dense_1",
     )(dense)
-    return keras.Model(
-        inputs={"patient": patient},
-        outputs=dense_1,
-        name="diabetes_regression",
-    )
+    return keras.Model(inputs={"patient": patient}, outputs=dense_1, name="diabetes_regression")
 
 
 def make_optimizer(total_steps):
     """The optimizer and its learning-rate schedule (the schedule reads the update count)."""
     learning_rate = 0.01
     return keras.optimizers.Adam(
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-07,
-        amsgrad=False,
+        learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=False
     )
 
 
@@ -599,9 +589,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.MeanAbsoluteError(name="mae"),
-    ]
+    return [keras.metrics.MeanAbsoluteError(name="mae")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -724,10 +712,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -758,7 +753,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -787,4 +784,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 39aba77c49880f6a4740e73aecff5d5dee3f08c2df7fc876b43980d30b66c393
+# modelgen-output-sha256: e5efa5ee34f4ead90f2d19efaf3ba6aaf69c38332ecf760cf2bcd3fc8a0fb540

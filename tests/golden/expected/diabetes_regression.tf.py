@@ -65,9 +65,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -209,7 +207,9 @@ def csv_number(cell, path, number, column, missing_allowed):
     if value is None:
         sys.exit(f"error: {path}:{number}: {column} holds {shown(cell)}, not a number")
     if abs(value) > 3.4028234663852886e38:
-        sys.exit(f"error: {path}:{number}: {column} holds {shown(cell)}, not a finite float32 number")
+        sys.exit(
+            f"error: {path}:{number}: {column} holds {shown(cell)}, not a finite float32 number"
+        )
     return value
 
 
@@ -588,22 +588,14 @@ class DiabetesRegression(tf.Module):
         super().__init__(name="diabetes_regression")
         # dense: dense -> (32,), 384 parameters
         self.dense_kernel = tf.Variable(
-            glorot_uniform((11, 32), layer_seed(seed, 1)),
-            name="dense/kernel",
+            glorot_uniform((11, 32), layer_seed(seed, 1)), name="dense/kernel"
         )
-        self.dense_bias = tf.Variable(
-            tf.zeros((32,)),
-            name="dense/bias",
-        )
+        self.dense_bias = tf.Variable(tf.zeros((32,)), name="dense/bias")
         # dense_1: dense -> (1,), 33 parameters
         self.dense_1_kernel = tf.Variable(
-            glorot_uniform((32, 1), layer_seed(seed, 2)),
-            name="dense_1/kernel",
+            glorot_uniform((32, 1), layer_seed(seed, 2)), name="dense_1/kernel"
         )
-        self.dense_1_bias = tf.Variable(
-            tf.zeros((1,)),
-            name="dense_1/bias",
-        )
+        self.dense_1_bias = tf.Variable(tf.zeros((1,)), name="dense_1/bias")
         # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
         self.named_weights = [
             ("dense/kernel", self.dense_kernel),
@@ -612,8 +604,7 @@ class DiabetesRegression(tf.Module):
             ("dense_1/bias", self.dense_1_bias),
         ]
         # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = [
-        ]
+        self.random_states = []
         self.trainable_weights = [
             self.dense_kernel,
             self.dense_bias,
@@ -638,8 +629,7 @@ class DiabetesRegression(tf.Module):
 
     def regularization(self):
         """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return [
-        ]
+        return []
 
 
 def learning_rate_at(step, total_steps):
@@ -667,7 +657,8 @@ class Optimizer(tf.Module):
         """The update count and every slot, named for checkpoints."""
         slots = [(name, getattr(self, name)) for name in ["momentum", "velocity"]]
         return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            (f"optimizer/{name}/{i}", variable)
+            for name, values in slots
             for i, variable in enumerate(values)
         ]
 
@@ -694,10 +685,14 @@ def data_loss(labels, logits, outputs):
     delta = tf.constant(50.0, tf.float32)
     half = tf.constant(0.5, tf.float32)
     per_example = tf.reduce_mean(
-        tf.where(abs_error <= delta, half * tf.square(error), delta * abs_error - half * tf.square(delta)),
+        tf.where(
+            abs_error <= delta, half * tf.square(error), delta * abs_error - half * tf.square(delta)
+        ),
         axis=-1,
     )
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32))
+    return tf.math.divide_no_nan(
+        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
+    )
 
 
 def total_loss(model, labels, logits, outputs):
@@ -751,8 +746,11 @@ class Metrics(tf.Module):
         return {name: mean.result() for name, mean in self.means.items()}
 
     def named_variables(self):
-        return [(f"metrics/{name}/{part}", getattr(mean, part))
-                for name, mean in self.means.items() for part in ("total", "count")]
+        return [
+            (f"metrics/{name}/{part}", getattr(mean, part))
+            for name, mean in self.means.items()
+            for part in ("total", "count")
+        ]
 
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
@@ -806,12 +804,18 @@ def train(model, arrays, args, log):
             batch = {k: tf.gather(v, index) for k, v in val_features.items()}
             batch_labels = tf.gather(val_labels, index)
             logits, outputs = model(batch, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
     calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
-             *train_metrics.named_variables()]
+    state = [
+        *model.named_weights,
+        *model.random_states,
+        *optimizer.named_variables(),
+        *train_metrics.named_variables(),
+    ]
     if args.resume:
         # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
         # the data position follows from the step, since every epoch's order is stateless.
@@ -824,8 +828,10 @@ def train(model, arrays, args, log):
         every step would stall the pipeline after each one; Keras does, this loop need not.
         Returns the first step whose loss is not finite, if any."""
         nonlocal read_at, step_seconds
-        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-                  for number, results in pending]
+        values = [
+            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+            for number, results in pending
+        ]
         seconds = (time.perf_counter() - started) / max(1, step - read_at)
         if calls > 1:
             step_seconds = seconds
@@ -967,8 +973,10 @@ def train_replicated(model, arrays, args, log, strategy):
         """The epoch's full batches in epoch_order, each split between the replicas."""
         order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
         batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
-                           tf.gather(labels, index))
+            lambda index: (
+                {k: tf.gather(v, index) for k, v in features.items()},
+                tf.gather(labels, index),
+            )
         )
         return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
 
@@ -994,7 +1002,9 @@ def train_replicated(model, arrays, args, log, strategy):
     def eval_step(batch):
         def replica_eval(batch_features, batch_labels):
             logits, outputs = model(batch_features, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
         strategy.run(replica_eval, args=batch)
 
@@ -1016,8 +1026,9 @@ def train_replicated(model, arrays, args, log, strategy):
                 started = time.perf_counter()
                 metrics = {k: float(v) for k, v in train_step(batch).items()}
                 step += 1
-                log.write(event="step", step=step, **metrics,
-                          step_seconds=time.perf_counter() - started)
+                log.write(
+                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
+                )
                 if not math.isfinite(metrics["loss"]):
                     return "nan", step
                 if step >= total:
@@ -1057,10 +1068,17 @@ def main(argv=None):
             steps_per_epoch = full_batches(count, args.batch_size, strategy)
         else:
             steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(event="setup", target="tf", device=device, replicas=replicas,
-                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=count, batch_size=args.batch_size,
-                  steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="tf",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=count,
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -1074,4 +1092,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: c6bff9ab76da078de1b280b93b30ad69c618c0457a3ef7d8918802b245b455c6
+# modelgen-output-sha256: 5fcd05917321b26d89b2230de93d710ca766ceb5e8c07aa67dd6e20d24eb67c7

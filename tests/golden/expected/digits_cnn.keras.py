@@ -52,9 +52,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -520,19 +518,12 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 1)),
         bias_initializer="zeros",
-
         name="conv2d",
     )(image)
     # batch_norm: batch_norm -> (8, 8, 32), 128 parameters
-    batch_norm = layers.BatchNormalization(
-        momentum=0.9,
-        name="batch_norm",
-    )(conv2d)
+    batch_norm = layers.BatchNormalization(momentum=0.9, name="batch_norm")(conv2d)
     # max_pool2d: max_pool2d -> (4, 4, 32), 0 parameters
-    max_pool2d = layers.MaxPooling2D(
-        pool_size=2,
-        name="max_pool2d",
-    )(batch_norm)
+    max_pool2d = layers.MaxPooling2D(pool_size=2, name="max_pool2d")(batch_norm)
     # conv2d_1: conv2d -> (4, 4, 64), 18,496 parameters
     conv2d_1 = layers.Conv2D(
         64,
@@ -541,28 +532,20 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 2)),
         bias_initializer="zeros",
-
         name="conv2d_1",
     )(max_pool2d)
     # global_avg_pool2d: global_avg_pool2d -> (64,), 0 parameters
     global_avg_pool2d = layers.GlobalAveragePooling2D(name="global_avg_pool2d")(conv2d_1)
     # dropout: dropout -> (64,), 0 parameters
-    dropout = layers.Dropout(
-        0.25, seed=layer_seed(seed, 3), name="dropout"
-    )(global_avg_pool2d)
+    dropout = layers.Dropout(0.25, seed=layer_seed(seed, 3), name="dropout")(global_avg_pool2d)
     # dense: dense -> (10,), 650 parameters
     dense = layers.Dense(
         10,
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 4)),
         bias_initializer="zeros",
-
         name="dense",
     )(dropout)
-    return keras.Model(
-        inputs={"image": image},
-        outputs=dense,
-        name="digits_cnn",
-    )
+    return keras.Model(inputs={"image": image}, outputs=dense, name="digits_cnn")
 
 
 def make_optimizer(total_steps):
@@ -570,18 +553,10 @@ def make_optimizer(total_steps):
     decay_steps = max(1, total_steps - 20)
     # Linear warm-up from warmup_from to the learning rate, then cosine decay.
     learning_rate = keras.optimizers.schedules.CosineDecay(
-        0.0,
-        decay_steps=decay_steps,
-        alpha=0.0,
-        warmup_target=0.003,
-        warmup_steps=20,
+        0.0, decay_steps=decay_steps, alpha=0.0, warmup_target=0.003, warmup_steps=20
     )
     return keras.optimizers.Adam(
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-07,
-        amsgrad=False,
+        learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=False
     )
 
 
@@ -590,9 +565,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-    ]
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -715,10 +688,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -749,7 +729,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -778,4 +760,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 19e4cf9e41ca2f1d220616e3bc128db8d169f07587385d23e07a8938f1680b07
+# modelgen-output-sha256: 17efcb06540842dbcc1d81ccef3484a484956c8a2fa33cfcc603f0e0cffba28b

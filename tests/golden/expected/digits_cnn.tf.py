@@ -60,9 +60,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -542,54 +540,32 @@ class DigitsCnn(tf.Module):
         super().__init__(name="digits_cnn")
         # conv2d: conv2d -> (8, 8, 32), 320 parameters
         self.conv2d_kernel = tf.Variable(
-            glorot_uniform((3, 3, 1, 32), layer_seed(seed, 1)),
-            name="conv2d/kernel",
+            glorot_uniform((3, 3, 1, 32), layer_seed(seed, 1)), name="conv2d/kernel"
         )
-        self.conv2d_bias = tf.Variable(
-            tf.zeros((32,)),
-            name="conv2d/bias",
-        )
+        self.conv2d_bias = tf.Variable(tf.zeros((32,)), name="conv2d/bias")
         # batch_norm: batch_norm -> (8, 8, 32), 128 parameters
-        self.batch_norm_gamma = tf.Variable(
-            tf.ones((32,)),
-            name="batch_norm/gamma",
-        )
-        self.batch_norm_beta = tf.Variable(
-            tf.zeros((32,)),
-            name="batch_norm/beta",
-        )
+        self.batch_norm_gamma = tf.Variable(tf.ones((32,)), name="batch_norm/gamma")
+        self.batch_norm_beta = tf.Variable(tf.zeros((32,)), name="batch_norm/beta")
         self.batch_norm_moving_mean = tf.Variable(
-            tf.zeros((32,)),
-            trainable=False,
-            name="batch_norm/moving_mean",
+            tf.zeros((32,)), trainable=False, name="batch_norm/moving_mean"
         )
         self.batch_norm_moving_variance = tf.Variable(
-            tf.ones((32,)),
-            trainable=False,
-            name="batch_norm/moving_variance",
+            tf.ones((32,)), trainable=False, name="batch_norm/moving_variance"
         )
         # conv2d_1: conv2d -> (4, 4, 64), 18,496 parameters
         self.conv2d_1_kernel = tf.Variable(
-            glorot_uniform((3, 3, 32, 64), layer_seed(seed, 2)),
-            name="conv2d_1/kernel",
+            glorot_uniform((3, 3, 32, 64), layer_seed(seed, 2)), name="conv2d_1/kernel"
         )
-        self.conv2d_1_bias = tf.Variable(
-            tf.zeros((64,)),
-            name="conv2d_1/bias",
-        )
+        self.conv2d_1_bias = tf.Variable(tf.zeros((64,)), name="conv2d_1/bias")
         # dropout: dropout seed state [seed, calls], as Keras' SeedGenerator keeps it
         self.dropout_seed_state = tf.Variable(
             [layer_seed(seed, 3), 0], dtype=tf.int64, trainable=False
         )
         # dense: dense -> (10,), 650 parameters
         self.dense_kernel = tf.Variable(
-            glorot_uniform((64, 10), layer_seed(seed, 4)),
-            name="dense/kernel",
+            glorot_uniform((64, 10), layer_seed(seed, 4)), name="dense/kernel"
         )
-        self.dense_bias = tf.Variable(
-            tf.zeros((10,)),
-            name="dense/bias",
-        )
+        self.dense_bias = tf.Variable(tf.zeros((10,)), name="dense/bias")
         # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
         self.named_weights = [
             ("conv2d/kernel", self.conv2d_kernel),
@@ -604,9 +580,7 @@ class DigitsCnn(tf.Module):
             ("dense/bias", self.dense_bias),
         ]
         # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = [
-            ("dropout/seed_state", self.dropout_seed_state),
-        ]
+        self.random_states = [("dropout/seed_state", self.dropout_seed_state)]
         self.trainable_weights = [
             self.conv2d_kernel,
             self.conv2d_bias,
@@ -655,11 +629,7 @@ class DigitsCnn(tf.Module):
         )
         # max_pool2d: max_pool2d -> (4, 4, 32)
         max_pool2d = tf.nn.max_pool(
-            batch_norm,
-            ksize=[2, 2],
-            strides=[2, 2],
-            padding="VALID",
-            data_format="NHWC",
+            batch_norm, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
         )
         # conv2d_1: conv2d -> (4, 4, 64)
         conv2d_1 = tf.nn.convolution(
@@ -682,9 +652,7 @@ class DigitsCnn(tf.Module):
             call_seed = self.dropout_seed_state * 1
             self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
             call_seed = tf.cast(tf.math.floormod(call_seed, 2**31 - 2), tf.int32)
-            dropout = tf.nn.experimental.stateless_dropout(
-                dropout, rate=0.25, seed=call_seed
-            )
+            dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.25, seed=call_seed)
         # dense: dense -> (10,)
         dense = tf.matmul(dropout, self.dense_kernel)
         # Keras adds biases with BiasAdd (its gradient is BiasAddGrad, not Sum).
@@ -694,8 +662,7 @@ class DigitsCnn(tf.Module):
 
     def regularization(self):
         """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return [
-        ]
+        return []
 
 
 def learning_rate_at(step, total_steps):
@@ -743,7 +710,8 @@ class Optimizer(tf.Module):
         """The update count and every slot, named for checkpoints."""
         slots = [(name, getattr(self, name)) for name in ["momentum", "velocity"]]
         return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            (f"optimizer/{name}/{i}", variable)
+            for name, values in slots
             for i, variable in enumerate(values)
         ]
 
@@ -768,7 +736,9 @@ def data_loss(labels, logits, outputs):
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int64), logits=logits
     )
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32))
+    return tf.math.divide_no_nan(
+        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
+    )
 
 
 def total_loss(model, labels, logits, outputs):
@@ -823,8 +793,11 @@ class Metrics(tf.Module):
         return {name: mean.result() for name, mean in self.means.items()}
 
     def named_variables(self):
-        return [(f"metrics/{name}/{part}", getattr(mean, part))
-                for name, mean in self.means.items() for part in ("total", "count")]
+        return [
+            (f"metrics/{name}/{part}", getattr(mean, part))
+            for name, mean in self.means.items()
+            for part in ("total", "count")
+        ]
 
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
@@ -878,12 +851,18 @@ def train(model, arrays, args, log):
             batch = {k: tf.gather(v, index) for k, v in val_features.items()}
             batch_labels = tf.gather(val_labels, index)
             logits, outputs = model(batch, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
     calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
-             *train_metrics.named_variables()]
+    state = [
+        *model.named_weights,
+        *model.random_states,
+        *optimizer.named_variables(),
+        *train_metrics.named_variables(),
+    ]
     if args.resume:
         # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
         # the data position follows from the step, since every epoch's order is stateless.
@@ -896,8 +875,10 @@ def train(model, arrays, args, log):
         every step would stall the pipeline after each one; Keras does, this loop need not.
         Returns the first step whose loss is not finite, if any."""
         nonlocal read_at, step_seconds
-        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-                  for number, results in pending]
+        values = [
+            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+            for number, results in pending
+        ]
         seconds = (time.perf_counter() - started) / max(1, step - read_at)
         if calls > 1:
             step_seconds = seconds
@@ -1039,8 +1020,10 @@ def train_replicated(model, arrays, args, log, strategy):
         """The epoch's full batches in epoch_order, each split between the replicas."""
         order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
         batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
-                           tf.gather(labels, index))
+            lambda index: (
+                {k: tf.gather(v, index) for k, v in features.items()},
+                tf.gather(labels, index),
+            )
         )
         return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
 
@@ -1066,7 +1049,9 @@ def train_replicated(model, arrays, args, log, strategy):
     def eval_step(batch):
         def replica_eval(batch_features, batch_labels):
             logits, outputs = model(batch_features, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
         strategy.run(replica_eval, args=batch)
 
@@ -1088,8 +1073,9 @@ def train_replicated(model, arrays, args, log, strategy):
                 started = time.perf_counter()
                 metrics = {k: float(v) for k, v in train_step(batch).items()}
                 step += 1
-                log.write(event="step", step=step, **metrics,
-                          step_seconds=time.perf_counter() - started)
+                log.write(
+                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
+                )
                 if not math.isfinite(metrics["loss"]):
                     return "nan", step
                 if step >= total:
@@ -1129,10 +1115,17 @@ def main(argv=None):
             steps_per_epoch = full_batches(count, args.batch_size, strategy)
         else:
             steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(event="setup", target="tf", device=device, replicas=replicas,
-                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=count, batch_size=args.batch_size,
-                  steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="tf",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=count,
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -1146,4 +1139,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 64551f5320d1cbde22283a8bad8158c174e49c98eb46e16cbf0549f4076a349a
+# modelgen-output-sha256: 3f63182da46f65bf8a953a2b2b14bf1a7f51a718c3ad4553359fa9f39fc862d9

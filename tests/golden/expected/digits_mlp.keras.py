@@ -52,9 +52,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -513,29 +511,20 @@ def build_model(seed):
     """The model in the functional API; every random initializer is seeded from `seed`."""
     image = keras.Input(shape=(8, 8, 1), dtype="float32", name="image")
     # reshape: reshape -> (64,), 0 parameters
-    reshape = layers.Reshape([64], name="reshape")(
-        image
-    )
+    reshape = layers.Reshape([64], name="reshape")(image)
     # dense: dense -> (128,), 8,320 parameters
     dense = layers.Dense(
         128,
         kernel_initializer=keras.initializers.HeNormal(seed=layer_seed(seed, 1)),
         bias_initializer="zeros",
-
         name="dense",
     )(reshape)
     # layer_norm: layer_norm -> (128,), 256 parameters
-    layer_norm = layers.LayerNormalization(
-        name="layer_norm",
-    )(dense)
+    layer_norm = layers.LayerNormalization(name="layer_norm")(dense)
     # activation: activation -> (128,), 0 parameters
-    activation = layers.Activation("gelu", name="activation")(
-        layer_norm
-    )
+    activation = layers.Activation("gelu", name="activation")(layer_norm)
     # dropout: dropout -> (128,), 0 parameters
-    dropout = layers.Dropout(
-        0.2, seed=layer_seed(seed, 2), name="dropout"
-    )(activation)
+    dropout = layers.Dropout(0.2, seed=layer_seed(seed, 2), name="dropout")(activation)
     # dense_1: dense -> (10,), 1,290 parameters
     dense_1 = layers.Dense(
         10,
@@ -543,14 +532,9 @@ def build_model(seed):
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 3)),
         bias_initializer="zeros",
         kernel_regularizer=keras.regularizers.L2(0.0001),
-
         name="dense_1",
     )(dropout)
-    return keras.Model(
-        inputs={"image": image},
-        outputs=dense_1,
-        name="digits_mlp",
-    )
+    return keras.Model(inputs={"image": image}, outputs=dense_1, name="digits_mlp")
 
 
 def make_optimizer(total_steps):
@@ -572,9 +556,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-    ]
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -697,10 +679,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -731,7 +720,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -760,4 +751,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d4319402356acee7ef89f2871ea023668179088319b8f21b45ddf8df4d9fb5d0
+# modelgen-output-sha256: 39254371de71cd6db39e687330ded941b17640fe582730fc801620e746bf2c0b

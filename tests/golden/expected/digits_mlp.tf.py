@@ -60,9 +60,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -549,35 +547,21 @@ class DigitsMlp(tf.Module):
         super().__init__(name="digits_mlp")
         # dense: dense -> (128,), 8,320 parameters
         self.dense_kernel = tf.Variable(
-            he_normal((64, 128), layer_seed(seed, 1)),
-            name="dense/kernel",
+            he_normal((64, 128), layer_seed(seed, 1)), name="dense/kernel"
         )
-        self.dense_bias = tf.Variable(
-            tf.zeros((128,)),
-            name="dense/bias",
-        )
+        self.dense_bias = tf.Variable(tf.zeros((128,)), name="dense/bias")
         # layer_norm: layer_norm -> (128,), 256 parameters
-        self.layer_norm_gamma = tf.Variable(
-            tf.ones((128,)),
-            name="layer_norm/gamma",
-        )
-        self.layer_norm_beta = tf.Variable(
-            tf.zeros((128,)),
-            name="layer_norm/beta",
-        )
+        self.layer_norm_gamma = tf.Variable(tf.ones((128,)), name="layer_norm/gamma")
+        self.layer_norm_beta = tf.Variable(tf.zeros((128,)), name="layer_norm/beta")
         # dropout: dropout seed state [seed, calls], as Keras' SeedGenerator keeps it
         self.dropout_seed_state = tf.Variable(
             [layer_seed(seed, 2), 0], dtype=tf.int64, trainable=False
         )
         # dense_1: dense -> (10,), 1,290 parameters
         self.dense_1_kernel = tf.Variable(
-            glorot_uniform((128, 10), layer_seed(seed, 3)),
-            name="dense_1/kernel",
+            glorot_uniform((128, 10), layer_seed(seed, 3)), name="dense_1/kernel"
         )
-        self.dense_1_bias = tf.Variable(
-            tf.zeros((10,)),
-            name="dense_1/bias",
-        )
+        self.dense_1_bias = tf.Variable(tf.zeros((10,)), name="dense_1/bias")
         # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
         self.named_weights = [
             ("dense/kernel", self.dense_kernel),
@@ -588,9 +572,7 @@ class DigitsMlp(tf.Module):
             ("dense_1/bias", self.dense_1_bias),
         ]
         # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = [
-            ("dropout/seed_state", self.dropout_seed_state),
-        ]
+        self.random_states = [("dropout/seed_state", self.dropout_seed_state)]
         self.trainable_weights = [
             self.dense_kernel,
             self.dense_bias,
@@ -624,9 +606,7 @@ class DigitsMlp(tf.Module):
             call_seed = self.dropout_seed_state * 1
             self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
             call_seed = tf.cast(tf.math.floormod(call_seed, 2**31 - 2), tf.int32)
-            dropout = tf.nn.experimental.stateless_dropout(
-                dropout, rate=0.2, seed=call_seed
-            )
+            dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.2, seed=call_seed)
         # dense_1: dense -> (10,)
         dense_1 = tf.matmul(dropout, self.dense_1_kernel)
         # Keras adds biases with BiasAdd (its gradient is BiasAddGrad, not Sum).
@@ -637,9 +617,7 @@ class DigitsMlp(tf.Module):
 
     def regularization(self):
         """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return [
-            0.0001 * tf.reduce_sum(tf.square(self.dense_1_kernel)),
-        ]
+        return [0.0001 * tf.reduce_sum(tf.square(self.dense_1_kernel))]
 
 
 def learning_rate_at(step, total_steps):
@@ -671,7 +649,8 @@ class Optimizer(tf.Module):
         """The update count and every slot, named for checkpoints."""
         slots = [(name, getattr(self, name)) for name in ["momentum", "velocity"]]
         return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            (f"optimizer/{name}/{i}", variable)
+            for name, values in slots
             for i, variable in enumerate(values)
         ]
 
@@ -698,7 +677,9 @@ def data_loss(labels, logits, outputs):
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int64), logits=logits
     )
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32))
+    return tf.math.divide_no_nan(
+        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
+    )
 
 
 def total_loss(model, labels, logits, outputs):
@@ -753,8 +734,11 @@ class Metrics(tf.Module):
         return {name: mean.result() for name, mean in self.means.items()}
 
     def named_variables(self):
-        return [(f"metrics/{name}/{part}", getattr(mean, part))
-                for name, mean in self.means.items() for part in ("total", "count")]
+        return [
+            (f"metrics/{name}/{part}", getattr(mean, part))
+            for name, mean in self.means.items()
+            for part in ("total", "count")
+        ]
 
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
@@ -808,12 +792,18 @@ def train(model, arrays, args, log):
             batch = {k: tf.gather(v, index) for k, v in val_features.items()}
             batch_labels = tf.gather(val_labels, index)
             logits, outputs = model(batch, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
     calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
-             *train_metrics.named_variables()]
+    state = [
+        *model.named_weights,
+        *model.random_states,
+        *optimizer.named_variables(),
+        *train_metrics.named_variables(),
+    ]
     if args.resume:
         # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
         # the data position follows from the step, since every epoch's order is stateless.
@@ -826,8 +816,10 @@ def train(model, arrays, args, log):
         every step would stall the pipeline after each one; Keras does, this loop need not.
         Returns the first step whose loss is not finite, if any."""
         nonlocal read_at, step_seconds
-        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-                  for number, results in pending]
+        values = [
+            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+            for number, results in pending
+        ]
         seconds = (time.perf_counter() - started) / max(1, step - read_at)
         if calls > 1:
             step_seconds = seconds
@@ -969,8 +961,10 @@ def train_replicated(model, arrays, args, log, strategy):
         """The epoch's full batches in epoch_order, each split between the replicas."""
         order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
         batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
-                           tf.gather(labels, index))
+            lambda index: (
+                {k: tf.gather(v, index) for k, v in features.items()},
+                tf.gather(labels, index),
+            )
         )
         return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
 
@@ -996,7 +990,9 @@ def train_replicated(model, arrays, args, log, strategy):
     def eval_step(batch):
         def replica_eval(batch_features, batch_labels):
             logits, outputs = model(batch_features, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
         strategy.run(replica_eval, args=batch)
 
@@ -1018,8 +1014,9 @@ def train_replicated(model, arrays, args, log, strategy):
                 started = time.perf_counter()
                 metrics = {k: float(v) for k, v in train_step(batch).items()}
                 step += 1
-                log.write(event="step", step=step, **metrics,
-                          step_seconds=time.perf_counter() - started)
+                log.write(
+                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
+                )
                 if not math.isfinite(metrics["loss"]):
                     return "nan", step
                 if step >= total:
@@ -1059,10 +1056,17 @@ def main(argv=None):
             steps_per_epoch = full_batches(count, args.batch_size, strategy)
         else:
             steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(event="setup", target="tf", device=device, replicas=replicas,
-                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=count, batch_size=args.batch_size,
-                  steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="tf",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=count,
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -1076,4 +1080,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 6b0d87d93ec8246f804a3368c23d7fb49dda7cbf2fd50e970135dc2a5fa7cfbb
+# modelgen-output-sha256: ddcd45e97be2e4a9b9915dc43b4e422417b46300faada3cd30cc857b5293cac6

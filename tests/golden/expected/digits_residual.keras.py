@@ -52,9 +52,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -520,7 +518,6 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 1)),
         bias_initializer="zeros",
-
         name="stem",
     )(image)
     # branch: conv2d -> (8, 8, 16), 2,304 parameters
@@ -530,33 +527,20 @@ def build_model(seed):
         padding="same",
         use_bias=False,
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 2)),
-
         name="branch",
     )(stem)
     # branch_bn: batch_norm -> (8, 8, 16), 64 parameters
-    branch_bn = layers.BatchNormalization(
-        name="branch_bn",
-    )(branch)
+    branch_bn = layers.BatchNormalization(name="branch_bn")(branch)
     # skip: add -> (8, 8, 16), 0 parameters
     skip = layers.Add(name="skip")([stem, branch_bn])
     # skip_relu: activation -> (8, 8, 16), 0 parameters
-    skip_relu = layers.Activation("relu", name="skip_relu")(
-        skip
-    )
+    skip_relu = layers.Activation("relu", name="skip_relu")(skip)
     # avg: avg_pool2d -> (4, 4, 16), 0 parameters
-    avg = layers.AveragePooling2D(
-        pool_size=2,
-        name="avg",
-    )(skip_relu)
+    avg = layers.AveragePooling2D(pool_size=2, name="avg")(skip_relu)
     # peak: max_pool2d -> (4, 4, 16), 0 parameters
-    peak = layers.MaxPooling2D(
-        pool_size=2,
-        name="peak",
-    )(skip_relu)
+    peak = layers.MaxPooling2D(pool_size=2, name="peak")(skip_relu)
     # pooled: concatenate -> (4, 4, 32), 0 parameters
-    pooled = layers.Concatenate(axis=-1, name="pooled")(
-        [avg, peak]
-    )
+    pooled = layers.Concatenate(axis=-1, name="pooled")([avg, peak])
     # flat: flatten -> (512,), 0 parameters
     flat = layers.Flatten(name="flat")(pooled)
     # head: dense -> (10,), 5,130 parameters
@@ -564,29 +548,17 @@ def build_model(seed):
         10,
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 3)),
         bias_initializer="zeros",
-
         name="head",
     )(flat)
-    return keras.Model(
-        inputs={"image": image},
-        outputs=head,
-        name="digits_residual",
-    )
+    return keras.Model(inputs={"image": image}, outputs=head, name="digits_residual")
 
 
 def make_optimizer(total_steps):
     """The optimizer and its learning-rate schedule (the schedule reads the update count)."""
     learning_rate = keras.optimizers.schedules.ExponentialDecay(
-        0.01,
-        decay_steps=200,
-        decay_rate=0.5,
-        staircase=False,
+        0.01, decay_steps=200, decay_rate=0.5, staircase=False
     )
-    return keras.optimizers.SGD(
-        learning_rate=learning_rate,
-        momentum=0.9,
-        nesterov=True,
-    )
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True)
 
 
 def make_loss():
@@ -594,9 +566,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-    ]
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -719,10 +689,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -753,7 +730,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -782,4 +761,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 55122d3d0108741cf1f42bc0a91f54f8f7e662023d5d5e6194215e2682690c7c
+# modelgen-output-sha256: 1f1349bc8405345c72274411cd6bc84af000a8e7ca7d8f2f8e22444803e646a0

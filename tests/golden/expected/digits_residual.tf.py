@@ -60,9 +60,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -542,46 +540,27 @@ class DigitsResidual(tf.Module):
         super().__init__(name="digits_residual")
         # stem: conv2d -> (8, 8, 16), 160 parameters
         self.stem_kernel = tf.Variable(
-            glorot_uniform((3, 3, 1, 16), layer_seed(seed, 1)),
-            name="stem/kernel",
+            glorot_uniform((3, 3, 1, 16), layer_seed(seed, 1)), name="stem/kernel"
         )
-        self.stem_bias = tf.Variable(
-            tf.zeros((16,)),
-            name="stem/bias",
-        )
+        self.stem_bias = tf.Variable(tf.zeros((16,)), name="stem/bias")
         # branch: conv2d -> (8, 8, 16), 2,304 parameters
         self.branch_kernel = tf.Variable(
-            glorot_uniform((3, 3, 16, 16), layer_seed(seed, 2)),
-            name="branch/kernel",
+            glorot_uniform((3, 3, 16, 16), layer_seed(seed, 2)), name="branch/kernel"
         )
         # branch_bn: batch_norm -> (8, 8, 16), 64 parameters
-        self.branch_bn_gamma = tf.Variable(
-            tf.ones((16,)),
-            name="branch_bn/gamma",
-        )
-        self.branch_bn_beta = tf.Variable(
-            tf.zeros((16,)),
-            name="branch_bn/beta",
-        )
+        self.branch_bn_gamma = tf.Variable(tf.ones((16,)), name="branch_bn/gamma")
+        self.branch_bn_beta = tf.Variable(tf.zeros((16,)), name="branch_bn/beta")
         self.branch_bn_moving_mean = tf.Variable(
-            tf.zeros((16,)),
-            trainable=False,
-            name="branch_bn/moving_mean",
+            tf.zeros((16,)), trainable=False, name="branch_bn/moving_mean"
         )
         self.branch_bn_moving_variance = tf.Variable(
-            tf.ones((16,)),
-            trainable=False,
-            name="branch_bn/moving_variance",
+            tf.ones((16,)), trainable=False, name="branch_bn/moving_variance"
         )
         # head: dense -> (10,), 5,130 parameters
         self.head_kernel = tf.Variable(
-            glorot_uniform((512, 10), layer_seed(seed, 3)),
-            name="head/kernel",
+            glorot_uniform((512, 10), layer_seed(seed, 3)), name="head/kernel"
         )
-        self.head_bias = tf.Variable(
-            tf.zeros((10,)),
-            name="head/bias",
-        )
+        self.head_bias = tf.Variable(tf.zeros((10,)), name="head/bias")
         # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
         self.named_weights = [
             ("stem/kernel", self.stem_kernel),
@@ -595,8 +574,7 @@ class DigitsResidual(tf.Module):
             ("head/bias", self.head_bias),
         ]
         # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = [
-        ]
+        self.random_states = []
         self.trainable_weights = [
             self.stem_kernel,
             self.stem_bias,
@@ -659,24 +637,14 @@ class DigitsResidual(tf.Module):
         skip_relu = tf.nn.relu(skip_relu)
         # avg: avg_pool2d -> (4, 4, 16)
         avg = tf.nn.avg_pool(
-            skip_relu,
-            ksize=[2, 2],
-            strides=[2, 2],
-            padding="VALID",
-            data_format="NHWC",
+            skip_relu, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
         )
         # peak: max_pool2d -> (4, 4, 16)
         peak = tf.nn.max_pool(
-            skip_relu,
-            ksize=[2, 2],
-            strides=[2, 2],
-            padding="VALID",
-            data_format="NHWC",
+            skip_relu, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
         )
         # pooled: concatenate -> (4, 4, 32)
-        pooled = tf.concat(
-            [avg, peak], axis=-1
-        )
+        pooled = tf.concat([avg, peak], axis=-1)
         # flat: flatten -> (512,)
         flat = tf.reshape(pooled, [-1, 512])
         # head: dense -> (10,)
@@ -688,8 +656,7 @@ class DigitsResidual(tf.Module):
 
     def regularization(self):
         """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return [
-        ]
+        return []
 
 
 def learning_rate_at(step, total_steps):
@@ -717,7 +684,8 @@ class Optimizer(tf.Module):
         """The update count and every slot, named for checkpoints."""
         slots = [(name, getattr(self, name)) for name in ["momentum"]]
         return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            (f"optimizer/{name}/{i}", variable)
+            for name, values in slots
             for i, variable in enumerate(values)
         ]
 
@@ -737,7 +705,9 @@ def data_loss(labels, logits, outputs):
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int64), logits=logits
     )
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32))
+    return tf.math.divide_no_nan(
+        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
+    )
 
 
 def total_loss(model, labels, logits, outputs):
@@ -792,8 +762,11 @@ class Metrics(tf.Module):
         return {name: mean.result() for name, mean in self.means.items()}
 
     def named_variables(self):
-        return [(f"metrics/{name}/{part}", getattr(mean, part))
-                for name, mean in self.means.items() for part in ("total", "count")]
+        return [
+            (f"metrics/{name}/{part}", getattr(mean, part))
+            for name, mean in self.means.items()
+            for part in ("total", "count")
+        ]
 
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
@@ -847,12 +820,18 @@ def train(model, arrays, args, log):
             batch = {k: tf.gather(v, index) for k, v in val_features.items()}
             batch_labels = tf.gather(val_labels, index)
             logits, outputs = model(batch, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
     calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
-             *train_metrics.named_variables()]
+    state = [
+        *model.named_weights,
+        *model.random_states,
+        *optimizer.named_variables(),
+        *train_metrics.named_variables(),
+    ]
     if args.resume:
         # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
         # the data position follows from the step, since every epoch's order is stateless.
@@ -865,8 +844,10 @@ def train(model, arrays, args, log):
         every step would stall the pipeline after each one; Keras does, this loop need not.
         Returns the first step whose loss is not finite, if any."""
         nonlocal read_at, step_seconds
-        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-                  for number, results in pending]
+        values = [
+            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+            for number, results in pending
+        ]
         seconds = (time.perf_counter() - started) / max(1, step - read_at)
         if calls > 1:
             step_seconds = seconds
@@ -1008,8 +989,10 @@ def train_replicated(model, arrays, args, log, strategy):
         """The epoch's full batches in epoch_order, each split between the replicas."""
         order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
         batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
-                           tf.gather(labels, index))
+            lambda index: (
+                {k: tf.gather(v, index) for k, v in features.items()},
+                tf.gather(labels, index),
+            )
         )
         return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
 
@@ -1035,7 +1018,9 @@ def train_replicated(model, arrays, args, log, strategy):
     def eval_step(batch):
         def replica_eval(batch_features, batch_labels):
             logits, outputs = model(batch_features, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
         strategy.run(replica_eval, args=batch)
 
@@ -1057,8 +1042,9 @@ def train_replicated(model, arrays, args, log, strategy):
                 started = time.perf_counter()
                 metrics = {k: float(v) for k, v in train_step(batch).items()}
                 step += 1
-                log.write(event="step", step=step, **metrics,
-                          step_seconds=time.perf_counter() - started)
+                log.write(
+                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
+                )
                 if not math.isfinite(metrics["loss"]):
                     return "nan", step
                 if step >= total:
@@ -1098,10 +1084,17 @@ def main(argv=None):
             steps_per_epoch = full_batches(count, args.batch_size, strategy)
         else:
             steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(event="setup", target="tf", device=device, replicas=replicas,
-                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=count, batch_size=args.batch_size,
-                  steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="tf",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=count,
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -1115,4 +1108,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: df118474871b4efaa0f2bee20eb302b0274d81d938dde7afb5aac9ccb50a1eda
+# modelgen-output-sha256: 3ff0789bf8d17b43122fedcfac4cf6cdab3d0e61920beb6c20a56879d5c503bd

@@ -57,9 +57,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -218,7 +216,12 @@ def load_arrays(path):
         if size is None:
             sys.exit(f"error: {file} is not a PNG, JPEG, BMP or GIF image")
         height, width = size
-        if not height or not width or max(size) > MAX_IMAGE_SIDE or height * width > MAX_IMAGE_PIXELS:
+        if (
+            not height
+            or not width
+            or max(size) > MAX_IMAGE_SIDE
+            or height * width > MAX_IMAGE_PIXELS
+        ):
             sys.exit(
                 f"error: {file} declares {height}x{width} pixels; images need 1 to "
                 f"{MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS:,} in all"
@@ -577,14 +580,10 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 1)),
         bias_initializer="zeros",
-
         name="conv2d",
     )(image)
     # max_pool2d: max_pool2d -> (8, 8, 16), 0 parameters
-    max_pool2d = layers.MaxPooling2D(
-        pool_size=2,
-        name="max_pool2d",
-    )(conv2d)
+    max_pool2d = layers.MaxPooling2D(pool_size=2, name="max_pool2d")(conv2d)
     # conv2d_1: conv2d -> (8, 8, 32), 4,640 parameters
     conv2d_1 = layers.Conv2D(
         32,
@@ -593,7 +592,6 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 2)),
         bias_initializer="zeros",
-
         name="conv2d_1",
     )(max_pool2d)
     # global_avg_pool2d: global_avg_pool2d -> (32,), 0 parameters
@@ -603,25 +601,16 @@ def build_model(seed):
         3,
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 3)),
         bias_initializer="zeros",
-
         name="dense",
     )(global_avg_pool2d)
-    return keras.Model(
-        inputs={"image": image},
-        outputs=dense,
-        name="shapes_cnn",
-    )
+    return keras.Model(inputs={"image": image}, outputs=dense, name="shapes_cnn")
 
 
 def make_optimizer(total_steps):
     """The optimizer and its learning-rate schedule (the schedule reads the update count)."""
     learning_rate = 0.003
     return keras.optimizers.Adam(
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-07,
-        amsgrad=False,
+        learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=False
     )
 
 
@@ -630,9 +619,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-    ]
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -755,10 +742,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -789,7 +783,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -818,4 +814,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 143eaf4d9ac56481fe33bd8f673075c71c882611341a3b6241570e094e7e90cd
+# modelgen-output-sha256: bcbc24f4b1af1d52e0a7d3c3a4ac46e41dc0781c61c4afc47d5b8fa85c494c54

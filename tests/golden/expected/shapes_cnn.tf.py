@@ -65,9 +65,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -226,7 +224,12 @@ def load_arrays(path):
         if size is None:
             sys.exit(f"error: {file} is not a PNG, JPEG, BMP or GIF image")
         height, width = size
-        if not height or not width or max(size) > MAX_IMAGE_SIDE or height * width > MAX_IMAGE_PIXELS:
+        if (
+            not height
+            or not width
+            or max(size) > MAX_IMAGE_SIDE
+            or height * width > MAX_IMAGE_PIXELS
+        ):
             sys.exit(
                 f"error: {file} declares {height}x{width} pixels; images need 1 to "
                 f"{MAX_IMAGE_SIDE} pixels a side and {MAX_IMAGE_PIXELS:,} in all"
@@ -599,31 +602,19 @@ class ShapesCnn(tf.Module):
         super().__init__(name="shapes_cnn")
         # conv2d: conv2d -> (16, 16, 16), 160 parameters
         self.conv2d_kernel = tf.Variable(
-            glorot_uniform((3, 3, 1, 16), layer_seed(seed, 1)),
-            name="conv2d/kernel",
+            glorot_uniform((3, 3, 1, 16), layer_seed(seed, 1)), name="conv2d/kernel"
         )
-        self.conv2d_bias = tf.Variable(
-            tf.zeros((16,)),
-            name="conv2d/bias",
-        )
+        self.conv2d_bias = tf.Variable(tf.zeros((16,)), name="conv2d/bias")
         # conv2d_1: conv2d -> (8, 8, 32), 4,640 parameters
         self.conv2d_1_kernel = tf.Variable(
-            glorot_uniform((3, 3, 16, 32), layer_seed(seed, 2)),
-            name="conv2d_1/kernel",
+            glorot_uniform((3, 3, 16, 32), layer_seed(seed, 2)), name="conv2d_1/kernel"
         )
-        self.conv2d_1_bias = tf.Variable(
-            tf.zeros((32,)),
-            name="conv2d_1/bias",
-        )
+        self.conv2d_1_bias = tf.Variable(tf.zeros((32,)), name="conv2d_1/bias")
         # dense: dense -> (3,), 99 parameters
         self.dense_kernel = tf.Variable(
-            glorot_uniform((32, 3), layer_seed(seed, 3)),
-            name="dense/kernel",
+            glorot_uniform((32, 3), layer_seed(seed, 3)), name="dense/kernel"
         )
-        self.dense_bias = tf.Variable(
-            tf.zeros((3,)),
-            name="dense/bias",
-        )
+        self.dense_bias = tf.Variable(tf.zeros((3,)), name="dense/bias")
         # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
         self.named_weights = [
             ("conv2d/kernel", self.conv2d_kernel),
@@ -634,8 +625,7 @@ class ShapesCnn(tf.Module):
             ("dense/bias", self.dense_bias),
         ]
         # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = [
-        ]
+        self.random_states = []
         self.trainable_weights = [
             self.conv2d_kernel,
             self.conv2d_bias,
@@ -662,11 +652,7 @@ class ShapesCnn(tf.Module):
         conv2d = tf.nn.relu(conv2d)
         # max_pool2d: max_pool2d -> (8, 8, 16)
         max_pool2d = tf.nn.max_pool(
-            conv2d,
-            ksize=[2, 2],
-            strides=[2, 2],
-            padding="VALID",
-            data_format="NHWC",
+            conv2d, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
         )
         # conv2d_1: conv2d -> (8, 8, 32)
         conv2d_1 = tf.nn.convolution(
@@ -691,8 +677,7 @@ class ShapesCnn(tf.Module):
 
     def regularization(self):
         """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return [
-        ]
+        return []
 
 
 def learning_rate_at(step, total_steps):
@@ -720,7 +705,8 @@ class Optimizer(tf.Module):
         """The update count and every slot, named for checkpoints."""
         slots = [(name, getattr(self, name)) for name in ["momentum", "velocity"]]
         return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            (f"optimizer/{name}/{i}", variable)
+            for name, values in slots
             for i, variable in enumerate(values)
         ]
 
@@ -745,7 +731,9 @@ def data_loss(labels, logits, outputs):
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int64), logits=logits
     )
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32))
+    return tf.math.divide_no_nan(
+        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
+    )
 
 
 def total_loss(model, labels, logits, outputs):
@@ -800,8 +788,11 @@ class Metrics(tf.Module):
         return {name: mean.result() for name, mean in self.means.items()}
 
     def named_variables(self):
-        return [(f"metrics/{name}/{part}", getattr(mean, part))
-                for name, mean in self.means.items() for part in ("total", "count")]
+        return [
+            (f"metrics/{name}/{part}", getattr(mean, part))
+            for name, mean in self.means.items()
+            for part in ("total", "count")
+        ]
 
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
@@ -855,12 +846,18 @@ def train(model, arrays, args, log):
             batch = {k: tf.gather(v, index) for k, v in val_features.items()}
             batch_labels = tf.gather(val_labels, index)
             logits, outputs = model(batch, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
     calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
-             *train_metrics.named_variables()]
+    state = [
+        *model.named_weights,
+        *model.random_states,
+        *optimizer.named_variables(),
+        *train_metrics.named_variables(),
+    ]
     if args.resume:
         # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
         # the data position follows from the step, since every epoch's order is stateless.
@@ -873,8 +870,10 @@ def train(model, arrays, args, log):
         every step would stall the pipeline after each one; Keras does, this loop need not.
         Returns the first step whose loss is not finite, if any."""
         nonlocal read_at, step_seconds
-        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-                  for number, results in pending]
+        values = [
+            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+            for number, results in pending
+        ]
         seconds = (time.perf_counter() - started) / max(1, step - read_at)
         if calls > 1:
             step_seconds = seconds
@@ -1016,8 +1015,10 @@ def train_replicated(model, arrays, args, log, strategy):
         """The epoch's full batches in epoch_order, each split between the replicas."""
         order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
         batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
-                           tf.gather(labels, index))
+            lambda index: (
+                {k: tf.gather(v, index) for k, v in features.items()},
+                tf.gather(labels, index),
+            )
         )
         return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
 
@@ -1043,7 +1044,9 @@ def train_replicated(model, arrays, args, log, strategy):
     def eval_step(batch):
         def replica_eval(batch_features, batch_labels):
             logits, outputs = model(batch_features, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
         strategy.run(replica_eval, args=batch)
 
@@ -1065,8 +1068,9 @@ def train_replicated(model, arrays, args, log, strategy):
                 started = time.perf_counter()
                 metrics = {k: float(v) for k, v in train_step(batch).items()}
                 step += 1
-                log.write(event="step", step=step, **metrics,
-                          step_seconds=time.perf_counter() - started)
+                log.write(
+                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
+                )
                 if not math.isfinite(metrics["loss"]):
                     return "nan", step
                 if step >= total:
@@ -1106,10 +1110,17 @@ def main(argv=None):
             steps_per_epoch = full_batches(count, args.batch_size, strategy)
         else:
             steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(event="setup", target="tf", device=device, replicas=replicas,
-                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=count, batch_size=args.batch_size,
-                  steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="tf",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=count,
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -1123,4 +1134,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 6b5505abcb73e543ba07de95dcd424438922e6f82b6996dd141f158d666246c4
+# modelgen-output-sha256: ef756331720e081375674772fce7196aabdd1f3ae435eb2705a14793534193c3

@@ -48,9 +48,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -174,9 +172,7 @@ def load_arrays(seed):
     rng = np.random.default_rng(seed)
     n = 512
     features = {}
-    features["tokens"] = rng.integers(
-        0, 100, size=(n, *(24,))
-    ).astype("int32")
+    features["tokens"] = rng.integers(0, 100, size=(n, *(24,))).astype("int32")
     labels = rng.integers(0, 2, size=(n, *LABEL_SHAPE)).astype("float32")
     return features, labels
 
@@ -212,7 +208,9 @@ def check_arrays(features, labels, origin):
             sys.exit(f"error: {origin}: {what} holds {array.dtype} values, not numbers")
         if dtype == "int32":
             if array.dtype.kind not in "iu":
-                sys.exit(f"error: {origin}: {what} holds {array.dtype}, but {name!r} takes integer ids")
+                sys.exit(
+                    f"error: {origin}: {what} holds {array.dtype}, but {name!r} takes integer ids"
+                )
             limit = {"tokens": 100}.get(name)  # the smallest input_dim reading each input
             bad = (array < 0) | (array >= limit) if limit is not None else None
             if bad is not None and bad.any():
@@ -489,7 +487,9 @@ def build_model(seed):
     embedding = layers.Embedding(
         100,
         16,
-        embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=layer_seed(seed, 1)),
+        embeddings_initializer=keras.initializers.RandomUniform(
+            -0.05, 0.05, seed=layer_seed(seed, 1)
+        ),
         name="embedding",
     )(tokens)
     # conv1d: conv1d -> (20, 16), 1,296 parameters
@@ -499,7 +499,6 @@ def build_model(seed):
         activation="silu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 2)),
         bias_initializer="zeros",
-
         name="conv1d",
     )(embedding)
     # conv1d_1: conv1d -> (10, 8), 392 parameters
@@ -511,7 +510,6 @@ def build_model(seed):
         activation="tanh",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 3)),
         bias_initializer="zeros",
-
         name="conv1d_1",
     )(conv1d)
     # global_avg_pool1d: global_avg_pool1d -> (8,), 0 parameters
@@ -522,14 +520,9 @@ def build_model(seed):
         activation="sigmoid",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 4)),
         bias_initializer="zeros",
-
         name="dense",
     )(global_avg_pool1d)
-    return keras.Model(
-        inputs={"tokens": tokens},
-        outputs=dense,
-        name="tokens_conv1d",
-    )
+    return keras.Model(inputs={"tokens": tokens}, outputs=dense, name="tokens_conv1d")
 
 
 def make_optimizer(total_steps):
@@ -550,9 +543,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.BinaryAccuracy(name="accuracy"),
-    ]
+    return [keras.metrics.BinaryAccuracy(name="accuracy")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -675,10 +666,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -709,7 +707,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -738,4 +738,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0bcf0d9b1a6aa2819ebdeceaede0516f0dc64cc2bcef3b44289b7e3ad168a2c9
+# modelgen-output-sha256: 84045b50619a076346a544db2c1e41c332d2c4de50600508682ba46e19341ec3

@@ -56,9 +56,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -182,9 +180,7 @@ def load_arrays(seed):
     rng = np.random.default_rng(seed)
     n = 512
     features = {}
-    features["tokens"] = rng.integers(
-        0, 100, size=(n, *(24,))
-    ).astype("int32")
+    features["tokens"] = rng.integers(0, 100, size=(n, *(24,))).astype("int32")
     labels = rng.integers(0, 2, size=(n, *LABEL_SHAPE)).astype("float32")
     return features, labels
 
@@ -220,7 +216,9 @@ def check_arrays(features, labels, origin):
             sys.exit(f"error: {origin}: {what} holds {array.dtype} values, not numbers")
         if dtype == "int32":
             if array.dtype.kind not in "iu":
-                sys.exit(f"error: {origin}: {what} holds {array.dtype}, but {name!r} takes integer ids")
+                sys.exit(
+                    f"error: {origin}: {what} holds {array.dtype}, but {name!r} takes integer ids"
+                )
             limit = {"tokens": 100}.get(name)  # the smallest input_dim reading each input
             bad = (array < 0) | (array >= limit) if limit is not None else None
             if bad is not None and bad.any():
@@ -519,36 +517,23 @@ class TokensConv1d(tf.Module):
         super().__init__(name="tokens_conv1d")
         # embedding: embedding -> (24, 16), 1,600 parameters
         self.embedding_embeddings = tf.Variable(
-            random_uniform((100, 16), layer_seed(seed, 1), -0.05, 0.05),
-            name="embedding/embeddings",
+            random_uniform((100, 16), layer_seed(seed, 1), -0.05, 0.05), name="embedding/embeddings"
         )
         # conv1d: conv1d -> (20, 16), 1,296 parameters
         self.conv1d_kernel = tf.Variable(
-            glorot_uniform((5, 16, 16), layer_seed(seed, 2)),
-            name="conv1d/kernel",
+            glorot_uniform((5, 16, 16), layer_seed(seed, 2)), name="conv1d/kernel"
         )
-        self.conv1d_bias = tf.Variable(
-            tf.zeros((16,)),
-            name="conv1d/bias",
-        )
+        self.conv1d_bias = tf.Variable(tf.zeros((16,)), name="conv1d/bias")
         # conv1d_1: conv1d -> (10, 8), 392 parameters
         self.conv1d_1_kernel = tf.Variable(
-            glorot_uniform((3, 16, 8), layer_seed(seed, 3)),
-            name="conv1d_1/kernel",
+            glorot_uniform((3, 16, 8), layer_seed(seed, 3)), name="conv1d_1/kernel"
         )
-        self.conv1d_1_bias = tf.Variable(
-            tf.zeros((8,)),
-            name="conv1d_1/bias",
-        )
+        self.conv1d_1_bias = tf.Variable(tf.zeros((8,)), name="conv1d_1/bias")
         # dense: dense -> (1,), 9 parameters
         self.dense_kernel = tf.Variable(
-            glorot_uniform((8, 1), layer_seed(seed, 4)),
-            name="dense/kernel",
+            glorot_uniform((8, 1), layer_seed(seed, 4)), name="dense/kernel"
         )
-        self.dense_bias = tf.Variable(
-            tf.zeros((1,)),
-            name="dense/bias",
-        )
+        self.dense_bias = tf.Variable(tf.zeros((1,)), name="dense/bias")
         # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
         self.named_weights = [
             ("embedding/embeddings", self.embedding_embeddings),
@@ -560,8 +545,7 @@ class TokensConv1d(tf.Module):
             ("dense/bias", self.dense_bias),
         ]
         # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = [
-        ]
+        self.random_states = []
         self.trainable_weights = [
             self.embedding_embeddings,
             self.conv1d_kernel,
@@ -613,8 +597,7 @@ class TokensConv1d(tf.Module):
 
     def regularization(self):
         """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return [
-        ]
+        return []
 
 
 def learning_rate_at(step, total_steps):
@@ -653,7 +636,8 @@ class Optimizer(tf.Module):
         """The update count and every slot, named for checkpoints."""
         slots = [(name, getattr(self, name)) for name in ["velocity"]]
         return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable) for name, values in slots
+            (f"optimizer/{name}/{i}", variable)
+            for name, values in slots
             for i, variable in enumerate(values)
         ]
 
@@ -668,7 +652,9 @@ class Optimizer(tf.Module):
             denominator = velocity + 1e-07
             if isinstance(g, tf.IndexedSlices):  # divide row by row, as Keras does
                 scale = tf.gather(tf.sqrt(denominator), g.indices)
-                increment = tf.IndexedSlices(tf.divide(lr * g.values, scale), g.indices, g.dense_shape)
+                increment = tf.IndexedSlices(
+                    tf.divide(lr * g.values, scale), g.indices, g.dense_shape
+                )
             else:
                 increment = tf.divide(lr * g, tf.sqrt(denominator))
             if isinstance(increment, tf.IndexedSlices):
@@ -683,7 +669,9 @@ def data_loss(labels, logits, outputs):
     per_example = tf.reduce_mean(
         tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1
     )
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32))
+    return tf.math.divide_no_nan(
+        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
+    )
 
 
 def total_loss(model, labels, logits, outputs):
@@ -738,8 +726,11 @@ class Metrics(tf.Module):
         return {name: mean.result() for name, mean in self.means.items()}
 
     def named_variables(self):
-        return [(f"metrics/{name}/{part}", getattr(mean, part))
-                for name, mean in self.means.items() for part in ("total", "count")]
+        return [
+            (f"metrics/{name}/{part}", getattr(mean, part))
+            for name, mean in self.means.items()
+            for part in ("total", "count")
+        ]
 
     def result(self):
         return {name: float(value) for name, value in self.results().items()}
@@ -793,12 +784,18 @@ def train(model, arrays, args, log):
             batch = {k: tf.gather(v, index) for k, v in val_features.items()}
             batch_labels = tf.gather(val_labels, index)
             logits, outputs = model(batch, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
     step, pending = 0, []  # pending: (step, metric tensors) not read yet
     calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [*model.named_weights, *model.random_states, *optimizer.named_variables(),
-             *train_metrics.named_variables()]
+    state = [
+        *model.named_weights,
+        *model.random_states,
+        *optimizer.named_variables(),
+        *train_metrics.named_variables(),
+    ]
     if args.resume:
         # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
         # the data position follows from the step, since every epoch's order is stateless.
@@ -811,8 +808,10 @@ def train(model, arrays, args, log):
         every step would stall the pipeline after each one; Keras does, this loop need not.
         Returns the first step whose loss is not finite, if any."""
         nonlocal read_at, step_seconds
-        values = [(number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-                  for number, results in pending]
+        values = [
+            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
+            for number, results in pending
+        ]
         seconds = (time.perf_counter() - started) / max(1, step - read_at)
         if calls > 1:
             step_seconds = seconds
@@ -954,8 +953,10 @@ def train_replicated(model, arrays, args, log, strategy):
         """The epoch's full batches in epoch_order, each split between the replicas."""
         order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
         batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: ({k: tf.gather(v, index) for k, v in features.items()},
-                           tf.gather(labels, index))
+            lambda index: (
+                {k: tf.gather(v, index) for k, v in features.items()},
+                tf.gather(labels, index),
+            )
         )
         return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
 
@@ -981,7 +982,9 @@ def train_replicated(model, arrays, args, log, strategy):
     def eval_step(batch):
         def replica_eval(batch_features, batch_labels):
             logits, outputs = model(batch_features, training=False)
-            val_metrics.update(total_loss(model, batch_labels, logits, outputs), batch_labels, outputs)
+            val_metrics.update(
+                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
+            )
 
         strategy.run(replica_eval, args=batch)
 
@@ -1003,8 +1006,9 @@ def train_replicated(model, arrays, args, log, strategy):
                 started = time.perf_counter()
                 metrics = {k: float(v) for k, v in train_step(batch).items()}
                 step += 1
-                log.write(event="step", step=step, **metrics,
-                          step_seconds=time.perf_counter() - started)
+                log.write(
+                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
+                )
                 if not math.isfinite(metrics["loss"]):
                     return "nan", step
                 if step >= total:
@@ -1044,10 +1048,17 @@ def main(argv=None):
             steps_per_epoch = full_batches(count, args.batch_size, strategy)
         else:
             steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(event="setup", target="tf", device=device, replicas=replicas,
-                  wall_clock=time.time(), build_seconds=time.perf_counter() - started,
-                  train_examples=count, batch_size=args.batch_size,
-                  steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="tf",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=count,
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         if args.max_steps != 0:
             if strategy:
@@ -1061,4 +1072,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: b40cc15ee11a1323666417946fac578c78febc7b5c74066a6d424cf1d67044df
+# modelgen-output-sha256: 222b687b5d1aea9878ec1f95e30bd7254a20eeaf3b31bba3f9ac056f6b506be9

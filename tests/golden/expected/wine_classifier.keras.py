@@ -41,7 +41,21 @@ VALIDATION_SPLIT = 0.25
 # Relative to this file, so the program finds its data from any working directory.
 DEFAULT_DATA = Path(__file__).resolve().parent / "data/wine.csv"
 LABEL_COLUMN = "cultivar"
-NUMERIC_COLUMNS = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue", "od280/od315_of_diluted_wines", "proline"]
+NUMERIC_COLUMNS = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity_of_ash",
+    "magnesium",
+    "total_phenols",
+    "flavanoids",
+    "nonflavanoid_phenols",
+    "proanthocyanins",
+    "color_intensity",
+    "hue",
+    "od280/od315_of_diluted_wines",
+    "proline",
+]
 # Categorical columns: (encoding, the categories found when the code was generated).
 CATEGORICAL_COLUMNS = {}
 CLASSES = ["class_0", "class_1", "class_2"]  # label values, in class-index order
@@ -59,9 +73,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument(
-        "--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu"
-    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, gpu, gpu:N or tpu")
     parser.add_argument(
         "--tpu-timeout", type=float, default=120.0, help="seconds to wait for the TPU to answer"
     )
@@ -203,7 +215,9 @@ def csv_number(cell, path, number, column, missing_allowed):
     if value is None:
         sys.exit(f"error: {path}:{number}: {column} holds {shown(cell)}, not a number")
     if abs(value) > 3.4028234663852886e38:
-        sys.exit(f"error: {path}:{number}: {column} holds {shown(cell)}, not a finite float32 number")
+        sys.exit(
+            f"error: {path}:{number}: {column} holds {shown(cell)}, not a finite float32 number"
+        )
     return value
 
 
@@ -266,7 +280,9 @@ def load_arrays(path):
         if not label.strip():  # class labels are names: only an empty one is missing
             sys.exit(f"error: {path}:{number}: the label is empty (a missing value)")
         if label not in CLASSES:
-            sys.exit(f"error: {path}:{number}: label {shown(label)} is not among the training classes")
+            sys.exit(
+                f"error: {path}:{number}: label {shown(label)} is not among the training classes"
+            )
         labels.append(CLASSES.index(label))
     features = {INPUT_NAMES[0]: values}
     return features, np.asarray(labels, dtype=LABEL_DTYPE)
@@ -576,25 +592,19 @@ def build_model(seed):
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 1)),
         bias_initializer="zeros",
-
         name="dense",
     )(measurements)
     # dropout: dropout -> (32,), 0 parameters
-    dropout = layers.Dropout(
-        0.2, seed=layer_seed(seed, 2), name="dropout"
-    )(dense)
+    dropout = layers.Dropout(0.2, seed=layer_seed(seed, 2), name="dropout")(dense)
     # dense_1: dense -> (3,), 99 parameters
     dense_1 = layers.Dense(
         3,
         kernel_initializer=keras.initializers.GlorotUniform(seed=layer_seed(seed, 3)),
         bias_initializer="zeros",
-
         name="dense_1",
     )(dropout)
     return keras.Model(
-        inputs={"measurements": measurements},
-        outputs=dense_1,
-        name="wine_classifier",
+        inputs={"measurements": measurements}, outputs=dense_1, name="wine_classifier"
     )
 
 
@@ -602,11 +612,7 @@ def make_optimizer(total_steps):
     """The optimizer and its learning-rate schedule (the schedule reads the update count)."""
     learning_rate = 0.003
     return keras.optimizers.Adam(
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-07,
-        amsgrad=False,
+        learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=False
     )
 
 
@@ -615,9 +621,7 @@ def make_loss():
 
 
 def make_metrics():
-    return [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-    ]
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def make_datasets(train_x, train_y, val_x, val_y, args, replicated=False):
@@ -740,10 +744,17 @@ def main(argv=None):
         if args.init_weights is not None:
             load_weights(args.init_weights, named_weights)
         replicas = strategy.num_replicas_in_sync if strategy else 1
-        log.write(event="setup", target="keras", device=device, replicas=replicas,
-                  wall_clock=time.time(),
-                  build_seconds=time.perf_counter() - started, train_examples=len(train_y),
-                  batch_size=args.batch_size, steps_per_epoch=steps_per_epoch)
+        log.write(
+            event="setup",
+            target="keras",
+            device=device,
+            replicas=replicas,
+            wall_clock=time.time(),
+            build_seconds=time.perf_counter() - started,
+            train_examples=len(train_y),
+            batch_size=args.batch_size,
+            steps_per_epoch=steps_per_epoch,
+        )
         status, steps = "completed", 0
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
@@ -774,7 +785,9 @@ def main(argv=None):
             first_epoch = steps // steps_per_epoch
             calls = []
             if steps % steps_per_epoch:
-                calls.append((first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch))
+                calls.append(
+                    (first_epoch, first_epoch + 1, steps_per_epoch - steps % steps_per_epoch)
+                )
                 first_epoch += 1
             calls.append((first_epoch, args.epochs, steps_per_epoch))
             try:
@@ -803,4 +816,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0295a1a74d64aced4764ef64c33830aa569174a8ecb74640d6e6774652f8030c
+# modelgen-output-sha256: e39953ced6cc87d76df206bfea9cc45128fa6f44a59c484446dcb4b6cd93e978
