@@ -12,6 +12,7 @@ from typing import Literal
 import jinja2
 
 from modelgen import VERIFIED_KERAS, VERIFIED_TENSORFLOW, __version__
+from modelgen.codegen import style
 from modelgen.codegen.literals import identifier, py_literal, word
 from modelgen.codegen.naming import TF_MODULE_ATTRIBUTES, Namer, camel_case
 from modelgen.codegen.style import format_python
@@ -129,6 +130,8 @@ def render_with_names(
             data_rel=relative(graph.data_path),
             val_rel=relative(graph.validation_path),
             class_name=class_token,
+            style_rules=style.LINT_RULES,
+            line_length=style.LINE_LENGTH,
         )
     finally:
         _NAMER.reset(reset)

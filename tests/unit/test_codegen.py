@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelgen.build import generate
-from modelgen.codegen import TARGETS, template_path
+from modelgen.codegen import TARGETS, style, template_path
 from modelgen.codegen.literals import identifier, py_literal
 from modelgen.layers import REGISTRY
 from tests.conftest import EXAMPLES, ROOT
@@ -111,17 +109,28 @@ def test_generated_code_is_stable_valid_and_matches_golden(example: Path, target
     )
 
 
-def test_generated_code_passes_ruff(tmp_path: Path):
-    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+def test_generated_code_is_ruff_formatted_and_clean_under_the_rules_its_header_names(
+    tmp_path: Path,
+):
+    """Every example in both targets passes `ruff format --check` and `ruff check` with the rule
+    set and line length that the file's own header states."""
     files = []
     for example in EXAMPLES:
         for target in TARGETS:
             path = tmp_path / f"{example.stem}_{target}.py"
-            path.write_text(generate(example, target, tmp_path)[1], encoding="utf-8")
+            code = generate(example, target, tmp_path)[1]
+            header = f"`ruff check --select {style.LINT_RULES}` (line length {style.LINE_LENGTH})"
+            assert header in " ".join(code[:1500].split()), f"{path.name}: header names no rules"
+            path.write_text(code, encoding="utf-8")
             files.append(str(path))
-    result = subprocess.run(
-        [ruff, "check", "--isolated", "--no-cache", "--output-format", "concise", *files],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    settings = ["--isolated", "--no-cache", "--line-length", str(style.LINE_LENGTH)]
+    checks = [
+        ["format", "--check", *settings, "--target-version", "py311"],
+        ["check", *settings, "--select", style.LINT_RULES, "--output-format", "concise"],
+    ]
+    checks[0] += ["--config", "format.skip-magic-trailing-comma = true"]
+    for check in checks:
+        result = subprocess.run(
+            [style.ruff_binary(), *check, *files], capture_output=True, text=True
+        )
+        assert result.returncode == 0, " ".join(check[:2]) + ":\n" + result.stdout + result.stderr

@@ -470,13 +470,13 @@ class Payload:
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory) -> dict:
-    """read_npz, load_checkpoint, load_weights, save_checkpoint, save_weights, parse_args and
-    MetricsLog of a generated program, executed without its TensorFlow imports."""
+    """The checkpoint, weights, flags and metrics-log functions of a generated program,
+    executed without its TensorFlow imports."""
     folder = tmp_path_factory.mktemp("program")
     code = generate(write_spec(folder, base_spec()), "tf", folder)[1]
     names = {"read_npz", "load_checkpoint", "load_weights", "save_checkpoint", "save_weights",
              "parse_args", "MetricsLog", "latest_checkpoint", "logged_bytes",
-             "open_log"}  # fmt: skip
+             "open_log", "assign_all", "write_atomically"}  # fmt: skip
     tree = ast.parse(code)
     body = [n for n in tree.body if getattr(n, "name", None) in names]
     assert {n.name for n in body} == names
@@ -512,13 +512,14 @@ def test_pickles_in_checkpoints_and_init_weights_are_never_unpickled(program, tm
     (checkpoints / "latest").write_text("ckpt-000000005.npz")
     variables = [("w", Variable((1,)))]
     message = _refused(program["load_checkpoint"], checkpoints, variables)
-    assert "ckpt-000000005.npz: holds Python objects" in message
+    assert "ckpt-000000005.npz: array 'w' holds Python objects" in message
     with open(checkpoints / "ckpt-000000005.npz", "wb") as handle:  # a bare pickle
         pickle.dump({"w": Payload(marker)}, handle)
-    assert "holds Python objects" in _refused(program["load_checkpoint"], checkpoints, variables)
+    assert "is not a .npz archive" in _refused(program["load_checkpoint"], checkpoints, variables)
     weights = tmp_path / "init.npz"
     np.savez(weights, w=objects)
-    assert "init.npz: holds Python objects" in _refused(program["load_weights"], weights, variables)
+    message = _refused(program["load_weights"], weights, variables)
+    assert "init.npz: array 'w' holds Python objects" in message
     assert not marker.exists()
     # The payload is real: loading it the unsafe way runs it.
     with np.load(weights, allow_pickle=True) as archive:
@@ -529,10 +530,10 @@ def test_pickles_in_checkpoints_and_init_weights_are_never_unpickled(program, tm
 def test_damaged_or_foreign_archives_are_refused_in_the_program(program, tmp_path: Path):
     variables = [("w", Variable((2,)))]
     cases = {
-        b"": "not a readable .npz archive",
-        b"PK\x03\x04garbage": "not a readable .npz archive",
-        b"\x93NUMPY\x01\x00garbage": "not a readable .npz archive",
-        b"just text": "holds Python objects",  # numpy takes any other file for a pickle
+        b"": "is not a .npz archive",
+        b"PK\x03\x04garbage": "is not a readable .npz archive",
+        b"\x93NUMPY\x01\x00garbage": "is not a .npz archive",
+        b"just text": "is not a .npz archive",  # numpy would take it for a pickle
     }
     for index, (content, message) in enumerate(cases.items()):
         path = tmp_path / f"w{index}.npz"
@@ -599,7 +600,7 @@ def test_the_programs_parse_args_refuses_unknown_devices(program, capsys, device
 def test_the_programs_metrics_log_ends_a_cut_line_before_appending(program, tmp_path: Path):
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"event": "step", "st')
-    log = program["MetricsLog"](path, "a")
+    log = program["MetricsLog"](path, None)  # keep what is there
     log.write(event="setup")
     log.close()
     assert path.read_text().splitlines()[1] == '{"event": "setup"}'
@@ -978,6 +979,7 @@ def test_a_full_disk_while_checkpointing_leaves_no_temporary(program, tmp_path, 
 
     monkeypatch.setattr(program["np"], "savez", full)
     message = _refused(program["save_checkpoint"], tmp_path, 6, variables, log)
-    assert "cannot write the checkpoint" in message and "No space left on device" in message
+    assert "cannot write" in message and "No space left on device" in message
+    assert "the previous one is kept" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-000000003.npz", "latest"]
     assert (tmp_path / "latest").read_text() == "ckpt-000000003.npz"
