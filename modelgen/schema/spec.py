@@ -201,7 +201,7 @@ class ModelSection(Strict):
         description="model inputs by name"
     )
     layers: Annotated[list[LayerItem], Field(min_length=1, max_length=10_000)] = Field(
-        description="the layers; see Layer kinds below"
+        description="the layers, in order; see model.layers[] below"
     )
     output: Identifier | None = Field(None, description="the output layer (default: the last)")
 
