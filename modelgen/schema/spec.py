@@ -85,7 +85,7 @@ class FileData(DataCommon):
 class NpzData(FileData):
     """Arrays from a NumPy ``.npz`` file; a relative path is relative to the spec file."""
 
-    source: Literal["npz"]
+    source: Literal["npz"] = Field(description="selects this source")
     path: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
         description="the .npz file, relative to the spec file's folder"
     )
@@ -98,7 +98,7 @@ class NpzData(FileData):
 class CsvData(FileData):
     """A CSV file with a header row, one example per row; the model takes one float input."""
 
-    source: Literal["csv"]
+    source: Literal["csv"] = Field(description="selects this source")
     path: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
         description="the .csv file, relative to the spec file's folder"
     )
@@ -137,7 +137,7 @@ class ImageDirData(FileData):
     """A folder with one sub-folder of PNG/JPEG/BMP/GIF images per class (classes: the sorted
     folder names); images are resized and scaled to [0, 1]."""
 
-    source: Literal["image_dir"]
+    source: Literal["image_dir"] = Field(description="selects this source")
     path: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
         description="the folder, relative to the spec file's folder"
     )
@@ -150,7 +150,7 @@ class ImageDirData(FileData):
 class SyntheticData(DataCommon):
     """Random features and labels shaped from the model (smoke runs, tests, benchmarks)."""
 
-    source: Literal["synthetic"]
+    source: Literal["synthetic"] = Field(description="selects this source")
     num_samples: Annotated[int, Field(gt=0, le=1_000_000)] = Field(
         256, description="how many examples to generate"
     )
@@ -195,39 +195,53 @@ LayerItem = Annotated[
 
 
 class ModelSection(Strict):
+    """The network: its named inputs and the layers that read them."""
+
     inputs: Annotated[dict[Identifier, InputSpec], Field(min_length=1)] = Field(
         description="model inputs by name"
     )
     layers: Annotated[list[LayerItem], Field(min_length=1, max_length=10_000)] = Field(
-        description="the layers; see Layer kinds below"
+        description="the layers, in order; see model.layers[] below"
     )
     output: Identifier | None = Field(None, description="the output layer (default: the last)")
 
 
 # ---------------------------------------------------------------- train
 class ConstantSchedule(Strict):
-    type: Literal["constant"]
+    """The learning rate stays at ``learning_rate`` (the default)."""
+
+    type: Literal["constant"] = Field(description="selects this schedule")
 
 
 class ExponentialSchedule(Strict):
     """``lr * decay_rate ** (step / decay_steps)`` (floored exponent with ``staircase``)."""
 
-    type: Literal["exponential"]
-    decay_steps: Annotated[int, Field(gt=0)]
-    decay_rate: PositiveFloat
-    staircase: bool = False
+    type: Literal["exponential"] = Field(description="selects this schedule")
+    decay_steps: Annotated[int, Field(gt=0)] = Field(
+        description="steps over which the rate is multiplied by decay_rate once"
+    )
+    decay_rate: PositiveFloat = Field(description="factor per decay_steps steps")
+    staircase: bool = Field(
+        False, description="decay in whole stages (floor the exponent) instead of smoothly"
+    )
 
 
 class CosineSchedule(Strict):
     """Linear warm-up from ``warmup_from`` to the learning rate, then cosine decay to ``alpha``x."""
 
-    type: Literal["cosine"]
+    type: Literal["cosine"] = Field(description="selects this schedule")
     decay_steps: Annotated[int, Field(gt=0)] | None = Field(
         None, description="default: every remaining training step after the warm-up"
     )
-    alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
-    warmup_steps: Annotated[int, Field(ge=0)] = 0
-    warmup_from: Annotated[float, Field(ge=0)] = 0.0
+    alpha: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="the final learning rate, as a fraction of learning_rate"
+    )
+    warmup_steps: Annotated[int, Field(ge=0)] = Field(
+        0, description="steps of linear warm-up before the decay (0: none)"
+    )
+    warmup_from: Annotated[float, Field(ge=0)] = Field(
+        0.0, description="the learning rate at the first warm-up step"
+    )
 
 
 Schedule = Annotated[
@@ -236,10 +250,15 @@ Schedule = Annotated[
 
 
 class OptimizerCommon(Strict):
-    schedule: Schedule = ConstantSchedule(type="constant")
+    schedule: Schedule = Field(
+        ConstantSchedule(type="constant"),
+        description="how the learning rate changes over the steps; see train.optimizer.schedule",
+    )
     clipnorm: PositiveFloat | None = Field(None, description="clip each gradient's norm")
     global_clipnorm: PositiveFloat | None = Field(None, description="clip the global norm")
-    clipvalue: PositiveFloat | None = None
+    clipvalue: PositiveFloat | None = Field(
+        None, description="clip each gradient element to [-clipvalue, clipvalue]"
+    )
     weight_decay: Annotated[float, Field(ge=0)] | None = Field(
         None, description="decoupled weight decay, applied before the update"
     )
@@ -255,58 +274,91 @@ class OptimizerCommon(Strict):
 
 
 class SGD(OptimizerCommon):
-    type: Literal["sgd"]
-    learning_rate: PositiveFloat = 0.01
-    momentum: Fraction = 0.0
-    nesterov: bool = False
+    """Stochastic gradient descent, with optional (Nesterov) momentum."""
+
+    type: Literal["sgd"] = Field(description="selects this optimizer")
+    learning_rate: PositiveFloat = Field(
+        0.01, description="the step size (the initial one under a schedule)"
+    )
+    momentum: Fraction = Field(0.0, description="momentum factor (0: plain SGD)")
+    nesterov: bool = Field(False, description="use Nesterov momentum")
 
 
 class Adam(OptimizerCommon):
-    type: Literal["adam"]
-    learning_rate: PositiveFloat = 1e-3
-    beta_1: Fraction = 0.9
-    beta_2: Fraction = 0.999
-    epsilon: PositiveFloat = 1e-7
-    amsgrad: bool = False
+    """Adam: steps scaled by running estimates of the gradients' first and second moments."""
+
+    type: Literal["adam"] = Field(description="selects this optimizer")
+    learning_rate: PositiveFloat = Field(
+        1e-3, description="the step size (the initial one under a schedule)"
+    )
+    beta_1: Fraction = Field(0.9, description="decay rate of the first-moment estimate")
+    beta_2: Fraction = Field(0.999, description="decay rate of the second-moment estimate")
+    epsilon: PositiveFloat = Field(1e-7, description="added to the denominator for stability")
+    amsgrad: bool = Field(
+        False, description="use the AMSGrad variant (the maximum of past second moments)"
+    )
 
 
 class AdamW(Adam):
-    type: Literal["adamw"]  # type: ignore[assignment]
-    weight_decay: Annotated[float, Field(ge=0)] | None = 0.004
+    """Adam with decoupled weight decay (on by default, as in Keras)."""
+
+    type: Literal["adamw"] = Field(description="selects this optimizer")  # type: ignore[assignment]
+    weight_decay: Annotated[float, Field(ge=0)] | None = Field(
+        0.004, description="decoupled weight decay, applied before the update"
+    )
 
 
 class RMSprop(OptimizerCommon):
-    type: Literal["rmsprop"]
-    learning_rate: PositiveFloat = 1e-3
-    rho: Fraction = 0.9
-    momentum: Fraction = 0.0
-    epsilon: PositiveFloat = 1e-7
-    centered: bool = False
+    """RMSprop: steps divided by a moving average of the squared gradients."""
+
+    type: Literal["rmsprop"] = Field(description="selects this optimizer")
+    learning_rate: PositiveFloat = Field(
+        1e-3, description="the step size (the initial one under a schedule)"
+    )
+    rho: Fraction = Field(0.9, description="decay rate of the average of squared gradients")
+    momentum: Fraction = Field(0.0, description="momentum factor (0: none)")
+    epsilon: PositiveFloat = Field(1e-7, description="added to the denominator for stability")
+    centered: bool = Field(
+        False, description="divide by the centered second moment (an estimate of the variance)"
+    )
 
 
 Optimizer = Annotated[SGD | Adam | AdamW | RMSprop, Field(discriminator="type")]
 
 
 class CrossentropyLoss(Strict):
+    """Crossentropy for classification: labels as class ids (sparse), one-hot rows
+    (categorical) or values in [0, 1] (binary)."""
+
     type: Literal[
         "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"
-    ]
-    from_logits: bool = False
+    ] = Field(description="selects this loss")
+    from_logits: bool = Field(
+        False,
+        description="true when the last layer outputs logits (no softmax/sigmoid); see Shapes "
+        "and checks",
+    )
 
 
 class RegressionLoss(Strict):
-    type: Literal["mse", "mae"]
+    """Mean squared (mse) or mean absolute (mae) error, for regression."""
+
+    type: Literal["mse", "mae"] = Field(description="selects this loss")
 
 
 class HuberLoss(Strict):
-    type: Literal["huber"]
-    delta: PositiveFloat = 1.0
+    """Huber loss: quadratic within delta of the target, linear beyond (robust regression)."""
+
+    type: Literal["huber"] = Field(description="selects this loss")
+    delta: PositiveFloat = Field(1.0, description="where the loss turns from quadratic to linear")
 
 
 Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discriminator="type")]
 
 
 class Train(Strict):
+    """How to train: epochs, optimizer, loss and metrics."""
+
     epochs: Annotated[int, Field(gt=0, le=100_000)] = Field(1, description="passes over the data")
     optimizer: Optimizer = Field(Adam(type="adam"), description="see train.optimizer below")
     loss: Loss = Field(description="see train.loss below")
@@ -317,6 +369,8 @@ class Train(Strict):
 
 # ---------------------------------------------------------------- runtime
 class Runtime(Strict):
+    """Where and how the generated programs run."""
+
     device: Annotated[str, StringConstraints(pattern=r"^(auto|cpu|gpu|gpu:[0-9]{1,2}|tpu)$")] = (
         Field(
             "auto",
