@@ -174,7 +174,7 @@ def test_npz_values_are_checked_before_any_cast(tmp_path):
     evil = np.empty(6, dtype=object)
     evil[:] = [Marker(str(marker)) for _ in range(6)]
     np.savez(tmp_path / "evil.npz", x=X, y=evil)
-    refused(program, tmp_path / "evil.npz", "array 'y' holds Python objects (dtype object)")
+    refused(program, tmp_path / "evil.npz", "holds Python objects (dtype object) in array 'y'")
     (tmp_path / "pickle.npz").write_bytes(__import__("pickle").dumps(Marker(str(marker))))
     refused(program, tmp_path / "pickle.npz", " is not a .npz archive")
     assert not marker.exists()
@@ -253,7 +253,7 @@ def test_a_pickled_archive_ends_the_program_with_an_error_not_a_traceback(tmp_pa
         env=env,
     )
     assert result.returncode == 1, result.stderr
-    assert "error: evil.npz: array 'y' holds Python objects (dtype object)" in result.stderr
+    assert "error: evil.npz: holds Python objects (dtype object) in array 'y'" in result.stderr
     assert "Traceback" not in result.stderr and not marker.exists()
 
 

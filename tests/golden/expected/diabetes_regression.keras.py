@@ -544,7 +544,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -707,4 +708,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: edc450b3fb087c7db56ffdd42b3bd55a59f08579437a5d3e285fa4cc803ea8fc
+# modelgen-output-sha256: d323050ddf6709eebabebdbcb16ddd20a5046926f0dc12150ca723d4c0c41ce7

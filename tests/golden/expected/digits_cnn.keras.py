@@ -481,7 +481,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -644,4 +645,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: efb4cb2ed0e5974f188d1bdc9b5e688a42ae37c6863850649f95ad6e53a3a2c8
+# modelgen-output-sha256: f3d21c39f7780d4beab0add04caa0a3fefcde31a08bd1db77df9a2a0ee52cc45

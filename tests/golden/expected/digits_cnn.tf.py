@@ -265,7 +265,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -1049,4 +1050,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 4f9f049ad0d3f04faaa9c6221f30ef35d75b740859f030b519ee269911f863f9
+# modelgen-output-sha256: 75d6d4c3d931c7f84222546ba8c994c6177a77b60e2f67144bd7c63571380321

@@ -467,7 +467,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -630,4 +631,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: ea04ad88b029b06a4fedeb65de5be286e8437da353cf7cf78e51653ceb75637d
+# modelgen-output-sha256: a81b242e8a25206bfa5d1067b668e8e09b4ef5e3d52e37de4c4413d2366d677a

@@ -265,7 +265,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -990,4 +991,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: fe25b3941bf864721a9aa452eb2e78029f7e2f3637f69c0e54df125c2b8fd30e
+# modelgen-output-sha256: fdefede8af6e51d710aac2097bd9cf74be24554afb26eb1c40db02848db47768

@@ -485,7 +485,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -648,4 +649,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: aa9854b450da067d397ee79eb95beb272873fd204c6417f580e5c9a1c33443dc
+# modelgen-output-sha256: 693ec041c5e20bb5b351c027a3d38b94fd92f9f4e00701dc9d93ecadd1123f15

@@ -572,7 +572,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -735,4 +736,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: d5498c0579df02e37060c9385254c997c9668dbb5aecdf0b15c8ff5445d32bda
+# modelgen-output-sha256: e8dae78c59854e8d92969633c4e14b281702866bac35e02141d17a1bd016abb8

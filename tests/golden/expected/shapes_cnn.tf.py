@@ -364,7 +364,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -1081,4 +1082,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: c81e6c4dc4fabb0e6d3fd5c42961dd7317bfec9ab7209e2168801039ca03e9b6
+# modelgen-output-sha256: 0f9ac66a5d9c3c7072bd980c108860fcd0715b214a6fea1f3b0d938bdd293972

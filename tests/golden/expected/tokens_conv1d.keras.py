@@ -486,7 +486,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -649,4 +650,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0966efa5de77ebf0da8d2df5dd7319e5e54eb1b75cccb759b443b19aa7aa9067
+# modelgen-output-sha256: ea50ee6bcd8c1b3d9d7746f647398eccf0d376570edcd60629ad25b5063850ae

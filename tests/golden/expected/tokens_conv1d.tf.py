@@ -270,7 +270,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -1014,4 +1015,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 5127272887e8b9b82b91a823a74e4fd15b7ad7abd0c2a87a3b401e46ceb60253
+# modelgen-output-sha256: 47c0b7db17f01cff97311cf18a2eaf149fa4f799f36618655910beadec6b86b5

@@ -573,7 +573,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -736,4 +737,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 808237091dea9a6cee72029f7030a339c835451b567977b87689c36c34b0608e
+# modelgen-output-sha256: a5d866e7d3bf46f90e54ff7caa794bb9e3c0fd21d28aa5aa7008a64e8d9411e5

@@ -378,7 +378,8 @@ def read_npz(path, names=None):
                 except ValueError as exc:  # numpy refuses object arrays without allow_pickle
                     if "allow_pickle" not in str(exc):
                         raise
-                    sys.exit(f"error: {path}: array {name!r} holds Python objects (dtype object)")
+                    what = f"holds Python objects (dtype object) in array {name!r}"
+                    sys.exit(f"error: {path}: {what}")
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
@@ -1073,4 +1074,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 751775b2f7615effb98d46e0539b238a99b50591ff2eab47270951594e40811c
+# modelgen-output-sha256: f0f45acf1a8c1efa120d37630317cec25472ac096f5a8b140d815aa6fc5b63be
