@@ -1,11 +1,16 @@
 """activation: apply an activation function elementwise."""
 
+from pydantic import Field
+
 from modelgen.layers.base import Activation as ActivationName
 from modelgen.layers.base import LayerKind, LayerParams, Shape, register
 
 
 class ActivationParams(LayerParams):
-    activation: ActivationName
+    activation: ActivationName = Field(
+        description="the function applied to every value (softmax normalises over the last axis; "
+        "leaky_relu has slope 0.2 below zero)"
+    )
 
 
 @register

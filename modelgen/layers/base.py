@@ -51,11 +51,23 @@ class LayerParams(BaseModel):
 class WeightedParams(LayerParams):
     """Parameters shared by layers with a kernel and a bias (dense, conv1d, conv2d)."""
 
-    activation: Activation = "linear"
-    use_bias: bool = True
-    kernel_initializer: Initializer = "glorot_uniform"
-    bias_initializer: Initializer = "zeros"
-    l2: Annotated[float, Field(ge=0)] | None = Field(None, description="L2 kernel penalty")
+    activation: Activation = Field(
+        "linear",
+        description="applied elementwise to the output, after the bias (linear: none; softmax "
+        "over the last axis)",
+    )
+    use_bias: bool = Field(True, description="add a learned bias, one per output unit or filter")
+    kernel_initializer: Initializer = Field(
+        "glorot_uniform", description="how the kernel's starting values are drawn (seeded)"
+    )
+    bias_initializer: Initializer = Field(
+        "zeros", description="how the bias's starting values are drawn (with use_bias)"
+    )
+    l2: Annotated[float, Field(ge=0)] | None = Field(
+        None,
+        description="L2 kernel penalty: adds `l2 * sum(kernel ** 2)` to the training loss "
+        "(default: none)",
+    )
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,18 @@ from modelgen.layers.base import (
 
 
 class Conv1DParams(WeightedParams):
-    filters: Size
-    kernel_size: Size
-    strides: Size = 1
-    padding: Literal["valid", "same"] = "valid"
-    dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = 1
+    filters: Size = Field(description="output channels: the number of convolution kernels")
+    kernel_size: Size = Field(description="length of the convolution window, in steps")
+    strides: Size = Field(1, description="steps the window moves between outputs")
+    padding: Literal["valid", "same"] = Field(
+        "valid",
+        description="`same` pads so the output keeps the input's length (with strides 1); "
+        "`valid` does not pad",
+    )
+    dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = Field(
+        1,
+        description="spacing between the window's taps (dilated convolution); > 1 needs strides 1",
+    )
 
 
 @register

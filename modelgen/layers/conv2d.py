@@ -22,11 +22,23 @@ Window = Size | Annotated[list[Size], Field(min_length=2, max_length=2)]
 
 
 class Conv2DParams(WeightedParams):
-    filters: Size
-    kernel_size: Window
-    strides: Window = 1
-    padding: Literal["valid", "same"] = "valid"
-    dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = 1
+    filters: Size = Field(description="output channels: the number of convolution kernels")
+    kernel_size: Window = Field(
+        description="size of the convolution window: an int or [height, width]"
+    )
+    strides: Window = Field(
+        1, description="steps the window moves between outputs: an int or [height, width]"
+    )
+    padding: Literal["valid", "same"] = Field(
+        "valid",
+        description="`same` pads so the output keeps the input's size (with strides 1); "
+        "`valid` does not pad",
+    )
+    dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = Field(
+        1,
+        description="spacing between the window's taps along both axes (dilated convolution); "
+        "> 1 needs strides 1",
+    )
 
 
 @register

@@ -3,6 +3,8 @@
 Takes (features,) or (steps, features) per example; image-shaped input is refused (Keras would
 apply it per pixel, which is almost never meant): flatten or pool first."""
 
+from pydantic import Field
+
 from modelgen.layers.base import (
     LayerKind,
     Shape,
@@ -15,7 +17,7 @@ from modelgen.layers.base import (
 
 
 class DenseParams(WeightedParams):
-    units: Size
+    units: Size = Field(description="output features: the size of the output's last axis")
 
 
 @register

@@ -8,7 +8,10 @@ from modelgen.layers.base import LayerKind, LayerParams, Shape, register
 
 
 class DropoutParams(LayerParams):
-    rate: Annotated[float, Field(ge=0, lt=1, description="fraction of units dropped")]
+    rate: Annotated[float, Field(ge=0, lt=1)] = Field(
+        description="fraction of the inputs set to zero during training; the rest are scaled by "
+        "1 / (1 - rate)"
+    )
 
 
 @register

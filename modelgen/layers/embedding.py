@@ -1,11 +1,13 @@
 """embedding: map integer ids to learned vectors."""
 
+from pydantic import Field
+
 from modelgen.layers.base import LayerKind, LayerParams, Shape, Size, Variable, register
 
 
 class EmbeddingParams(LayerParams):
-    input_dim: Size
-    output_dim: Size
+    input_dim: Size = Field(description="vocabulary size: every id must lie in [0, input_dim)")
+    output_dim: Size = Field(description="length of each id's vector")
 
 
 @register

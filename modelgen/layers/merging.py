@@ -1,5 +1,7 @@
 """add and concatenate: merge several inputs into one."""
 
+from pydantic import Field
+
 from modelgen.layers.base import LayerKind, LayerParams, Shape, ShapeError, register
 
 
@@ -28,7 +30,11 @@ class Add(LayerKind):
 
 
 class ConcatenateParams(LayerParams):
-    axis: int = -1
+    axis: int = Field(
+        -1,
+        description="the axis to join along, counting the batch as axis 0 (-1: the last); "
+        "the inputs must match on every other axis",
+    )
 
 
 @register

@@ -8,8 +8,14 @@ from modelgen.layers.base import LayerKind, LayerParams, Shape, ShapeError, Vari
 
 
 class BatchNormParams(LayerParams):
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.99
-    epsilon: Annotated[float, Field(gt=0)] = 1e-3
+    momentum: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.99,
+        description="momentum of the moving mean and variance: each training step keeps this "
+        "fraction of the old value (Keras' default 0.99)",
+    )
+    epsilon: Annotated[float, Field(gt=0)] = Field(
+        1e-3, description="added to the variance to avoid dividing by zero (Keras' default 0.001)"
+    )
 
 
 def _channels(inputs: list[Shape]) -> int:
@@ -43,7 +49,9 @@ class BatchNorm(LayerKind):
 
 
 class LayerNormParams(LayerParams):
-    epsilon: Annotated[float, Field(gt=0)] = 1e-3
+    epsilon: Annotated[float, Field(gt=0)] = Field(
+        1e-3, description="added to the variance to avoid dividing by zero (Keras' default 0.001)"
+    )
 
 
 @register

@@ -20,9 +20,19 @@ Window = Size | Annotated[list[Size], Field(min_length=2, max_length=2)]
 
 
 class Pool2DParams(LayerParams):
-    pool_size: Window = 2
-    strides: Window | None = Field(None, description="defaults to pool_size")
-    padding: Literal["valid", "same"] = "valid"
+    pool_size: Window = Field(
+        2, description="size of the pooling window: an int or [height, width]"
+    )
+    strides: Window | None = Field(
+        None,
+        description="steps the window moves between outputs: an int or [height, width] "
+        "(default: pool_size)",
+    )
+    padding: Literal["valid", "same"] = Field(
+        "valid",
+        description="`same` pads so the output has ceil(input / strides) rows and columns; "
+        "`valid` does not pad",
+    )
 
 
 def _pool_shape(p: Pool2DParams, inputs: list[Shape]) -> Shape:

@@ -30,7 +30,8 @@ Dim = Annotated[int, Field(ge=-1, le=MAX_SIZE)]
 
 class ReshapeParams(LayerParams):
     target_shape: Annotated[list[Dim], Field(min_length=1, max_length=8)] = Field(
-        description="shape of each example, without the batch; one entry may be -1"
+        description="shape of each example, without the batch; one entry may be -1, inferred "
+        "from the number of values"
     )
 
 

@@ -6,6 +6,7 @@ generator failed to walk is reported here.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -110,6 +111,22 @@ def undocumented(text: str, schema: dict[str, Any]) -> list[str]:
     return missing
 
 
+def undescribed_layer_params(schema: dict[str, Any]) -> list[str]:
+    """``kind.param`` for every parameter of every layer kind that has no description in the
+    JSON schema (or ``kind`` alone when the schema has no layer item for that kind)."""
+    params = {
+        kind: _resolve(schema, d["properties"][kind])
+        for d in schema["$defs"].values()
+        if (kind := _layer_kind(d))
+    }
+    missing = [kind for kind in REGISTRY if kind not in params]
+    for kind, definition in sorted(params.items()):
+        for prop, node in definition.get("properties", {}).items():
+            if not str(node.get("description", "")).strip():
+                missing.append(f"{kind}.{prop}")
+    return missing
+
+
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     return json.loads(json_schema())
@@ -181,3 +198,18 @@ def test_docs_check_exits_1_when_stale(monkeypatch, tmp_path):
     monkeypatch.setattr(docs, "DOC_PATH", stale_doc)
     assert docs.stale() == [stale_doc]
     assert docs.main(["--check"]) == 1
+
+
+def test_every_layer_parameter_has_a_description(schema):
+    missing = undescribed_layer_params(schema)
+    assert not missing, f"layer parameters without a description: {missing}"
+    # the walk does reach the parameters: a description removed is reported
+    damaged = copy.deepcopy(schema)
+    dense = next(
+        _resolve(damaged, d["properties"]["dense"])
+        for d in damaged["$defs"].values()
+        if _layer_kind(d) == "dense"
+    )
+    assert set(dense["properties"]) >= {"units", "activation", "l2"}
+    del dense["properties"]["units"]["description"]
+    assert undescribed_layer_params(damaged) == ["dense.units"]
