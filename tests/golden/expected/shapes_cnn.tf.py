@@ -29,14 +29,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-JIT_COMPILE = False
-STEPS_PER_EXECUTION = 1
-READ_EVERY = 25  # calls run ahead before their metrics are read (and logged)
-# With steps_per_execution 1, full batches still run several to a compiled call (a
-# tf.while_loop, same numbers): as many as take about CALL_SECONDS, at most LOOP_STEPS, so
-# the call overhead is amortized and Ctrl-C and the progress stay responsive.
-LOOP_STEPS = 64
-CALL_SECONDS = 0.25
+JIT_COMPILE = False  # XLA: explicit, never "auto", so CPU and GPU run alike
 
 SPEC_NAME = "shapes_cnn"
 INPUT_NAMES = ["image"]
@@ -55,6 +48,374 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MAX_IMAGE_SIDE = 16384  # pixels; and at most MAX_IMAGE_PIXELS in all, as modelgen validate
 MAX_IMAGE_PIXELS = 100_000_000
 MAX_IMAGE_BYTES = 256_000_000
+
+
+def compute_fans(shape):
+    """(fan_in, fan_out) as Keras computes them: kernels (..., in, out) count the window."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive_field = math.prod(shape[:-2])  # 1 for a matrix (in, out)
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+def glorot_uniform(shape, seed):
+    """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)); stateless: the seed fixes it."""
+    fan_in, fan_out = compute_fans(shape)
+    limit = math.sqrt(3.0 * (1.0 / max(1.0, (fan_in + fan_out) / 2.0)))
+    return tf.random.stateless_uniform(shape, seed=[seed, 0], minval=-limit, maxval=limit)
+
+
+class ShapesCnn(tf.Module):
+    """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+
+    def __init__(self, seed):
+        super().__init__(name="shapes_cnn")
+        w = {}  # every weight under its Keras name '<layer>/<variable>', in Keras' order
+        # conv2d: conv2d -> (16, 16, 16), 160 parameters
+        w["conv2d/kernel"] = tf.Variable(glorot_uniform((3, 3, 1, 16), layer_seed(seed, 1)))
+        w["conv2d/bias"] = tf.Variable(tf.zeros((16,)))
+        # conv2d_1: conv2d -> (8, 8, 32), 4,640 parameters
+        w["conv2d_1/kernel"] = tf.Variable(glorot_uniform((3, 3, 16, 32), layer_seed(seed, 2)))
+        w["conv2d_1/bias"] = tf.Variable(tf.zeros((32,)))
+        # dense: dense -> (3,), 99 parameters
+        w["dense/kernel"] = tf.Variable(glorot_uniform((32, 3), layer_seed(seed, 3)))
+        w["dense/bias"] = tf.Variable(tf.zeros((3,)))
+        self.weights = w
+        self.trainable_weights = [v for v in w.values() if v.trainable]
+
+    def __call__(self, features, training):
+        """Returns (logits, outputs): the loss reads logits, metrics read outputs."""
+        w = self.weights
+        image = features["image"]
+        # conv2d: conv2d -> (16, 16, 16)
+        conv2d = tf.nn.convolution(image, w["conv2d/kernel"], padding="SAME")
+        conv2d = tf.nn.bias_add(conv2d, w["conv2d/bias"])
+        conv2d = tf.nn.relu(conv2d)
+        # max_pool2d: max_pool2d -> (8, 8, 16)
+        max_pool2d = tf.nn.max_pool(
+            conv2d, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
+        )
+        # conv2d_1: conv2d -> (8, 8, 32)
+        conv2d_1 = tf.nn.convolution(max_pool2d, w["conv2d_1/kernel"], padding="SAME")
+        conv2d_1 = tf.nn.bias_add(conv2d_1, w["conv2d_1/bias"])
+        conv2d_1 = tf.nn.relu(conv2d_1)
+        # global_avg_pool2d: global_avg_pool2d -> (32,)
+        global_avg_pool2d = tf.reduce_mean(conv2d_1, axis=[1, 2])
+        # dense: dense -> (3,)
+        dense = tf.matmul(global_avg_pool2d, w["dense/kernel"])
+        dense = tf.nn.bias_add(dense, w["dense/bias"])
+        return dense, dense
+
+
+def data_loss(labels, logits):
+    """Mean over the batch of the per-example sparse_categorical_crossentropy loss."""
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int64), logits=logits
+    )
+    # Keras' "sum_over_batch_size": the sum divided by the number of elements.
+    count = tf.cast(tf.size(per_example), tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_example), count)
+
+
+class Optimizer(tf.Module):
+    """Adam as Keras applies it: epsilon is added to sqrt(v), and the bias
+    correction is folded into the step size alpha."""
+
+    def __init__(self, variables):
+        super().__init__(name="optimizer")
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+        self.momentum = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.velocity = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+    def apply(self, gradients, variables):
+        """Update every variable, then count the update."""
+        lr = tf.constant(0.003, tf.float32)
+        local_step = tf.cast(self.iterations + 1, tf.float32)
+        beta_1_power = tf.pow(tf.constant(0.9, tf.float32), local_step)
+        beta_2_power = tf.pow(tf.constant(0.999, tf.float32), local_step)
+        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        for i, (g, variable) in enumerate(zip(gradients, variables, strict=True)):
+            m, v = self.momentum[i], self.velocity[i]
+            m.assign_add(tf.multiply(g - m, 1 - 0.9))
+            v.assign_add(tf.multiply(tf.square(g) - v, 1 - 0.999))
+            variable.assign_sub(tf.divide(m * alpha, tf.sqrt(v) + 1e-07))
+        self.iterations.assign_add(1)
+
+
+class Metrics(tf.Module):
+    """The loss and each metric as Keras' Mean tracks them: float32 running totals and counts,
+    reset each epoch. On several replicas (a TPU's cores) their updates are summed."""
+
+    names = ("loss", "accuracy")
+
+    def __init__(self):
+        super().__init__()
+        zeros, summed = tf.zeros(len(self.names)), tf.VariableAggregation.SUM
+        self.totals = tf.Variable(zeros, trainable=False, aggregation=summed)
+        self.counts = tf.Variable(zeros, trainable=False, aggregation=summed)
+
+    def update(self, loss, labels, outputs):
+        """Add one batch: its loss weighted by its size, each metric summed over its samples."""
+        batch = tf.cast(tf.shape(labels)[0], tf.float32)
+        predicted = tf.cast(tf.argmax(outputs, axis=-1), tf.float32)
+        accuracy = tf.cast(tf.equal(tf.cast(labels, tf.float32), predicted), tf.float32)
+        sums = [loss * batch, tf.reduce_sum(accuracy)]
+        self.totals.assign_add(tf.stack(sums))
+        self.counts.assign_add(tf.fill([len(self.names)], batch))
+
+    def reset(self):
+        self.totals.assign(tf.zeros(len(self.names)))
+        self.counts.assign(tf.zeros(len(self.names)))
+
+    def results(self):
+        return dict(
+            zip(
+                self.names, tf.unstack(tf.math.divide_no_nan(self.totals, self.counts)), strict=True
+            )
+        )
+
+
+def gather(features, labels, index):
+    """The batch of samples `index`, taken from in-memory tensors."""
+    return {k: tf.gather(v, index) for k, v in features.items()}, tf.gather(labels, index)
+
+
+def train(model, arrays, args, log, steps_per_epoch, strategy=None):
+    """The training loop: each epoch, one train_step per batch, then the validation pass.
+    With a `strategy`, its replicas (a TPU's cores) share every step. Returns (status, steps)."""
+    train_x, train_y, val_x, val_y = arrays
+    optimizer = Optimizer(model.trainable_weights)
+    train_metrics, val_metrics = Metrics(), Metrics()
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    features, labels = {k: tf.constant(v) for k, v in train_x.items()}, tf.constant(train_y)
+
+    def update(batch_features, batch_labels):
+        """One training step on a batch (on a replica: on its share of the batch)."""
+        with tf.GradientTape() as tape:
+            logits, outputs = model(batch_features, training=True)
+            loss = data_loss(batch_labels, logits)
+            share = loss / replicas if strategy else loss  # the shares add up to the loss
+        train_metrics.update(loss, batch_labels, outputs)
+        gradients = tape.gradient(share, model.trainable_weights)
+        if strategy:  # every replica applies the same update, from the sum of all gradients
+            gradients = [tf.convert_to_tensor(g) for g in gradients]
+            context = tf.distribute.get_replica_context()
+            gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+        optimizer.apply(gradients, model.trainable_weights)
+
+    def evaluate(batch_features, batch_labels):
+        logits, outputs = model(batch_features, training=False)
+        val_metrics.update(data_loss(batch_labels, logits), batch_labels, outputs)
+
+    if strategy is None:
+        # The data stays in memory as tensors and each step gathers its batch by index, so no
+        # input pipeline runs between steps. One trace serves every batch size (as Keras
+        # traces its step once, from the dataset's spec).
+        index_spec = [tf.TensorSpec([None], tf.int64)]
+
+        def train_on(index):
+            update(*gather(features, labels, index))
+            return train_metrics.results()
+
+        train_step = tf.function(train_on, jit_compile=JIT_COMPILE, input_signature=index_spec)
+
+        def split(order):  # batches of sample indices; the last one may be smaller
+            return [order[b : b + args.batch_size] for b in range(0, len(order), args.batch_size)]
+
+        def epoch_batches(epoch):
+            return split(epoch_order(epoch - 1, len(train_y), args.seed))
+
+        if val_y is not None:
+            val_data = {k: tf.constant(v) for k, v in val_x.items()}, tf.constant(val_y)
+
+            @tf.function(jit_compile=JIT_COMPILE, input_signature=index_spec)
+            def eval_step(index):
+                evaluate(*gather(*val_data, index))
+
+            val_batches = split(tf.range(len(val_y), dtype=tf.int64))
+    else:
+        # Close to, not bit-equal with, one device: the batch mean becomes a sum of
+        # per-replica means, and BatchNorm normalizes each replica's share.
+        if args.checkpoint_dir is not None:
+            sys.exit("error: checkpoints need a single device for now")
+
+        @tf.function(jit_compile=JIT_COMPILE)
+        def train_step(batch):
+            strategy.run(update, args=batch)
+            return train_metrics.results()
+
+        @tf.function(jit_compile=JIT_COMPILE)
+        def eval_step(batch):
+            strategy.run(evaluate, args=batch)
+
+        def epoch_batches(epoch):
+            """Full batches only (a TPU compiles for static shapes), split between the replicas."""
+            order = tf.data.Dataset.from_tensor_slices(
+                epoch_order(epoch - 1, len(train_y), args.seed)
+            )
+            batches = order.batch(args.batch_size, drop_remainder=True)
+            batches = batches.map(lambda index: gather(features, labels, index))
+            return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
+
+        if val_y is not None:
+            val_data = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(args.batch_size)
+            val_batches = strategy.experimental_distribute_dataset(val_data)
+
+    total = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total = min(total, args.max_steps)
+    every = args.checkpoint_every
+
+    def run_steps(batches, step):
+        """Train on each batch in turn; yields (step, metrics, seconds) after each update."""
+        for batch in batches:
+            started = time.perf_counter()
+            metrics = {name: float(value) for name, value in train_step(batch).items()}
+            step += 1
+            yield step, metrics, time.perf_counter() - started
+
+    # --- speed-up: begin ---
+    # On one device, full batches run several to a compiled call (a tf.while_loop), about
+    # 0.25 s' worth: the call overhead is paid once for all of them. Deleting this region
+    # leaves the program correct and its numbers identical, just slower.
+    if strategy is None:
+        seconds_per_step = None  # measured on each call
+
+        @tf.function(
+            jit_compile=JIT_COMPILE, input_signature=[tf.TensorSpec([None, None], tf.int64)]
+        )
+        def train_steps(indices):
+            """train_on each row of `indices`; returns every step's metrics, stacked."""
+            count = tf.shape(indices)[0]
+            history = {name: tf.TensorArray(tf.float32, size=count) for name in Metrics.names}
+            for i in tf.range(count):
+                results = train_on(indices[i])
+                history = {name: history[name].write(i, results[name]) for name in Metrics.names}
+            return {name: values.stack() for name, values in history.items()}
+
+        def run_steps(batches, step):  # replaces the plain one above, yields the same
+            nonlocal seconds_per_step
+            while batches:
+                count = 1  # until a step is timed, and under XLA (a new count compiles again)
+                if seconds_per_step is not None and not JIT_COMPILE:
+                    count = max(1, min(64, total - step, int(0.25 / seconds_per_step)))
+                if every:  # a call ends on each checkpoint step
+                    count = min(count, every - step % every)
+                started = time.perf_counter()
+                chunk, batches = batches[:count], batches[count:]
+                full = [b for b in chunk if b.shape[0] == args.batch_size]
+                calls = (
+                    [train_steps(tf.stack(full))]
+                    if len(full) > 1
+                    else [train_step(b) for b in full]
+                )
+                if len(full) < len(chunk):  # the epoch's last, smaller batch
+                    calls.append(train_step(chunk[-1]))
+                calls = [{k: np.reshape(v.numpy(), -1) for k, v in c.items()} for c in calls]
+                seconds = max(1e-6, time.perf_counter() - started) / len(chunk)
+                seconds_per_step = seconds
+                for values in calls:
+                    for i in range(len(values["loss"])):
+                        step += 1
+                        yield step, {k: float(v[i]) for k, v in values.items()}, seconds
+    # --- speed-up: end ---
+
+    # Everything a resume needs: weights, dropout seed states, optimizer slots, the epoch's
+    # running metrics. The data position follows from the step: each epoch's order is stateless.
+    modules = {"model": model, "optimizer": optimizer, "metrics": train_metrics}
+    state = [(f"{name}/{i}", v) for name, m in modules.items() for i, v in enumerate(m.variables)]
+    step = load_checkpoint(args.checkpoint_dir, state) if args.resume else 0
+    if step:
+        print(f"resumed from step {step}", flush=True)
+
+    def checkpoint():
+        if args.checkpoint_dir is not None:
+            save_checkpoint(args.checkpoint_dir, step, state, log)
+
+    try:
+        for epoch in range(step // steps_per_epoch + 1, args.epochs + 1):
+            if step >= total:
+                break
+            epoch_start = time.perf_counter()
+            done = step - (epoch - 1) * steps_per_epoch  # > 0 after a mid-epoch resume
+            if done == 0:
+                train_metrics.reset()
+            batches = epoch_batches(epoch)
+            steps = run_steps(batches[done:] if done else batches, step)
+            for step, metrics, seconds in steps:
+                log.write(event="step", step=step, **metrics, step_seconds=seconds)
+                if not math.isfinite(metrics["loss"]):
+                    return "nan", step  # the last checkpoint stays the good one
+                # Not on an epoch's last step: that checkpoint follows the epoch's end work
+                # (validation, the epoch record), so a resume never skips that work.
+                if every and step % every == 0 and step % steps_per_epoch:
+                    checkpoint()
+                if step >= total:
+                    break
+            logs = {name: float(value) for name, value in train_metrics.results().items()}
+            if val_y is not None:
+                val_metrics.reset()
+                for batch in val_batches:
+                    eval_step(batch)
+                logs |= {f"val_{name}": float(v) for name, v in val_metrics.results().items()}
+            seconds = time.perf_counter() - epoch_start
+            shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
+            print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
+            log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
+            if step % steps_per_epoch == 0:
+                checkpoint()
+    except KeyboardInterrupt:
+        return "interrupted", step
+    return "completed", step
+
+
+def first_replica_updates(next_creator, **kwargs):
+    """Every replica computes the same update (from all-reduced gradients): keep the first
+    replica's. Variables that say how to combine replicas (the metrics) keep their choice."""
+    if kwargs.get("aggregation") in (None, tf.VariableAggregation.NONE):
+        kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    return next_creator(**kwargs)
+
+
+@contextlib.contextmanager
+def replicated(strategy):
+    """Variables created here are mirrored on every replica of `strategy`."""
+    with strategy.scope(), tf.variable_creator_scope(first_replica_updates):
+        yield
+
+
+def main(argv=None):
+    """Parse the flags, build the model on its device, train it, save its weights."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    configure(args)
+    device = select_device(args.device)
+    # On a TPU, variables live on its cores and every step runs on each of them.
+    strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
+    arrays = split_arrays(args)
+    log = open_log(args)
+    count, replicas = len(arrays[1]), strategy.num_replicas_in_sync if strategy else 1
+    if strategy:
+        steps_per_epoch = full_batches(count, args.batch_size, strategy)
+    else:
+        steps_per_epoch = math.ceil(count / args.batch_size)
+    # Explicit placement: variables and every op of the step live on `device`.
+    with replicated(strategy) if strategy else tf.device(device):
+        model = ShapesCnn(args.seed)
+        if args.init_weights is not None:
+            load_weights(args.init_weights, list(model.weights.items()))
+        setup = {"target": "tf", "device": device, "replicas": replicas, "wall_clock": time.time()}
+        setup |= {"build_seconds": time.perf_counter() - started, "train_examples": count}
+        log.write(
+            event="setup", **setup, batch_size=args.batch_size, steps_per_epoch=steps_per_epoch
+        )
+        status, steps = "completed", 0
+        if args.max_steps != 0:
+            status, steps = train(model, arrays, args, log, steps_per_epoch, strategy)
+        if args.save_weights is not None and status != "nan":
+            save_weights(args.save_weights, list(model.weights.items()))
+    finish(log, status, steps, started)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -526,560 +887,6 @@ def finish(log, status, steps, started):
         sys.exit(130)
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out) of a weight shape, as Keras computes them."""
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    if len(shape) == 2:
-        return shape[0], shape[1]
-    receptive_field = math.prod(shape[:-2])  # convolution kernels: (..., in, out)
-    return shape[-2] * receptive_field, shape[-1] * receptive_field
-
-
-def glorot_uniform(shape, seed):
-    """U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); stateless: the seed fixes it."""
-    fan_in, fan_out = compute_fans(shape)
-    scale = 1.0 / max(1.0, (fan_in + fan_out) / 2.0)
-    limit = math.sqrt(3.0 * scale)
-    return tf.random.stateless_uniform(shape, seed=[seed, 0], minval=-limit, maxval=limit)
-
-
-class ShapesCnn(tf.Module):
-    """The model: explicit variables and a forward pass written with tf.nn ops."""
-
-    def __init__(self, seed):
-        super().__init__(name="shapes_cnn")
-        # conv2d: conv2d -> (16, 16, 16), 160 parameters
-        self.conv2d_kernel = tf.Variable(
-            glorot_uniform((3, 3, 1, 16), layer_seed(seed, 1)), name="conv2d/kernel"
-        )
-        self.conv2d_bias = tf.Variable(tf.zeros((16,)), name="conv2d/bias")
-        # conv2d_1: conv2d -> (8, 8, 32), 4,640 parameters
-        self.conv2d_1_kernel = tf.Variable(
-            glorot_uniform((3, 3, 16, 32), layer_seed(seed, 2)), name="conv2d_1/kernel"
-        )
-        self.conv2d_1_bias = tf.Variable(tf.zeros((32,)), name="conv2d_1/bias")
-        # dense: dense -> (3,), 99 parameters
-        self.dense_kernel = tf.Variable(
-            glorot_uniform((32, 3), layer_seed(seed, 3)), name="dense/kernel"
-        )
-        self.dense_bias = tf.Variable(tf.zeros((3,)), name="dense/bias")
-        # Every weight under its Keras name '<layer>/<variable>', in Keras' order.
-        self.named_weights = [
-            ("conv2d/kernel", self.conv2d_kernel),
-            ("conv2d/bias", self.conv2d_bias),
-            ("conv2d_1/kernel", self.conv2d_1_kernel),
-            ("conv2d_1/bias", self.conv2d_1_bias),
-            ("dense/kernel", self.dense_kernel),
-            ("dense/bias", self.dense_bias),
-        ]
-        # What a checkpoint must hold besides the weights: each dropout layer's seed state.
-        self.random_states = []
-        self.trainable_weights = [
-            self.conv2d_kernel,
-            self.conv2d_bias,
-            self.conv2d_1_kernel,
-            self.conv2d_1_bias,
-            self.dense_kernel,
-            self.dense_bias,
-        ]
-
-    def __call__(self, features, training):
-        """Returns (logits, outputs): the loss reads logits, metrics read outputs."""
-        image = features["image"]
-        # conv2d: conv2d -> (16, 16, 16)
-        conv2d = tf.nn.convolution(
-            image,
-            self.conv2d_kernel,
-            strides=[1, 1],
-            padding="SAME",
-            data_format="NHWC",
-            dilations=[1, 1],
-        )
-        # Keras adds biases with BiasAdd (its gradient is BiasAddGrad, not Sum).
-        conv2d = tf.nn.bias_add(conv2d, self.conv2d_bias)
-        conv2d = tf.nn.relu(conv2d)
-        # max_pool2d: max_pool2d -> (8, 8, 16)
-        max_pool2d = tf.nn.max_pool(
-            conv2d, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
-        )
-        # conv2d_1: conv2d -> (8, 8, 32)
-        conv2d_1 = tf.nn.convolution(
-            max_pool2d,
-            self.conv2d_1_kernel,
-            strides=[1, 1],
-            padding="SAME",
-            data_format="NHWC",
-            dilations=[1, 1],
-        )
-        # Keras adds biases with BiasAdd (its gradient is BiasAddGrad, not Sum).
-        conv2d_1 = tf.nn.bias_add(conv2d_1, self.conv2d_1_bias)
-        conv2d_1 = tf.nn.relu(conv2d_1)
-        # global_avg_pool2d: global_avg_pool2d -> (32,)
-        global_avg_pool2d = tf.reduce_mean(conv2d_1, axis=[1, 2])
-        # dense: dense -> (3,)
-        dense = tf.matmul(global_avg_pool2d, self.dense_kernel)
-        # Keras adds biases with BiasAdd (its gradient is BiasAddGrad, not Sum).
-        dense = tf.nn.bias_add(dense, self.dense_bias)
-        logits = dense
-        return logits, dense
-
-    def regularization(self):
-        """Weight penalties, recomputed from the current weights at every step (not / batch)."""
-        return []
-
-
-def learning_rate_at(step, total_steps):
-    """The learning rate for update number `step` (0 for the first update), in float32."""
-    return tf.constant(0.003, tf.float32)
-
-
-def clip_gradients(gradients):
-    """No clipping configured."""
-    return gradients
-
-
-class Optimizer(tf.Module):
-    """Adam as Keras applies it: epsilon is added to sqrt(v), and the bias
-    correction is folded into the step size alpha."""
-
-    def __init__(self, variables, total_steps):
-        super().__init__(name="optimizer")
-        self.total_steps = total_steps
-        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
-        self.momentum = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
-        self.velocity = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
-
-    def named_variables(self):
-        """The update count and every slot, named for checkpoints."""
-        slots = [(name, getattr(self, name)) for name in ["momentum", "velocity"]]
-        return [("optimizer/iterations", self.iterations)] + [
-            (f"optimizer/{name}/{i}", variable)
-            for name, values in slots
-            for i, variable in enumerate(values)
-        ]
-
-    def apply(self, gradients, variables):
-        """Clip, decay weights, update every variable, then count the update."""
-        gradients = clip_gradients([tf.convert_to_tensor(g) for g in gradients])
-        lr = learning_rate_at(self.iterations, self.total_steps)
-        local_step = tf.cast(self.iterations + 1, tf.float32)
-        beta_1_power = tf.pow(tf.constant(0.9, tf.float32), local_step)
-        beta_2_power = tf.pow(tf.constant(0.999, tf.float32), local_step)
-        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        for i, (g, variable) in enumerate(zip(gradients, variables)):
-            m, v = self.momentum[i], self.velocity[i]
-            m.assign_add(tf.multiply(g - m, 1 - 0.9))
-            v.assign_add(tf.multiply(tf.square(g) - v, 1 - 0.999))
-            variable.assign_sub(tf.divide(m * alpha, tf.sqrt(v) + 1e-07))
-        self.iterations.assign_add(1)
-
-
-def data_loss(labels, logits, outputs):
-    """Mean over the batch of the per-example sparse_categorical_crossentropy loss."""
-    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int64), logits=logits
-    )
-    return tf.math.divide_no_nan(
-        tf.reduce_sum(per_example), tf.cast(tf.size(per_example), tf.float32)
-    )
-
-
-def total_loss(model, labels, logits, outputs):
-    """Data loss plus the weight penalties, summed as Keras sums them."""
-    losses = [data_loss(labels, logits, outputs), *model.regularization()]
-    return losses[0] if len(losses) == 1 else tf.reduce_sum(tf.stack(losses))
-
-
-class Mean(tf.Module):
-    """A running mean like Keras' Mean metric: float32 total and count, reset each epoch."""
-
-    def __init__(self):
-        super().__init__()
-        # On several replicas (a TPU's cores) each adds its share: the updates are summed.
-        summed = tf.VariableAggregation.SUM
-        self.total = tf.Variable(0.0, trainable=False, aggregation=summed)
-        self.count = tf.Variable(0.0, trainable=False, aggregation=summed)
-
-    def update(self, values, count):
-        self.total.assign_add(tf.reduce_sum(values))
-        self.count.assign_add(count)
-
-    def reset(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
-
-    def result(self):
-        return tf.math.divide_no_nan(self.total, self.count)
-
-
-class Metrics(tf.Module):
-    """The loss and every metric of the spec, accumulated over an epoch."""
-
-    names = ("loss", "accuracy")
-
-    def __init__(self):
-        super().__init__()
-        self.means = {name: Mean() for name in self.names}
-
-    def update(self, loss, labels, outputs):
-        batch = tf.cast(tf.shape(labels)[0], tf.float32)
-        self.means["loss"].update(loss * batch, batch)
-        predicted = tf.cast(tf.argmax(outputs, axis=-1), tf.float32)
-        hits = tf.cast(tf.equal(tf.cast(labels, tf.float32), predicted), tf.float32)
-        self.means["accuracy"].update(hits, tf.cast(tf.shape(hits)[0], tf.float32))
-
-    def reset(self):
-        for mean in self.means.values():
-            mean.reset()
-
-    def results(self):
-        return {name: mean.result() for name, mean in self.means.items()}
-
-    def named_variables(self):
-        return [
-            (f"metrics/{name}/{part}", getattr(mean, part))
-            for name, mean in self.means.items()
-            for part in ("total", "count")
-        ]
-
-    def result(self):
-        return {name: float(value) for name, value in self.results().items()}
-
-
-def train(model, arrays, args, log):
-    """The training loop. The data lives in memory as tensors: each compiled step gathers its
-    batch by index, so no input pipeline runs between steps. Returns (status, steps)."""
-    train_x, train_y, val_x, val_y = arrays
-    count = len(train_y)
-    steps_per_epoch = math.ceil(count / args.batch_size)
-    features = {k: tf.constant(v) for k, v in train_x.items()}
-    labels = tf.constant(train_y)
-    optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
-    train_metrics, val_metrics = Metrics(), Metrics()
-    index_spec = [tf.TensorSpec([None], tf.int64)]
-
-    # Traced once for any batch size (as Keras traces its step from the dataset's spec), and
-    # jit_compile explicit: never "auto", so a GPU box and a CPU box run the same program.
-    def step_body(index):
-        batch = {k: tf.gather(v, index) for k, v in features.items()}
-        batch_labels = tf.gather(labels, index)
-        with tf.GradientTape() as tape:
-            logits, outputs = model(batch, training=True)
-            loss = total_loss(model, batch_labels, logits, outputs)
-        train_metrics.update(loss, batch_labels, outputs)
-        gradients = tape.gradient(loss, model.trainable_weights)
-        optimizer.apply(gradients, model.trainable_weights)
-        return train_metrics.results()
-
-    train_step = tf.function(step_body, jit_compile=JIT_COMPILE, input_signature=index_spec)
-
-    @tf.function(jit_compile=JIT_COMPILE, input_signature=[tf.TensorSpec([None, None], tf.int64)])
-    def train_steps(indices):
-        """Several full batches in one call (a tf.while_loop): the Python loop and the call
-        overhead are paid once for all of them. Returns every step's metrics, stacked."""
-        steps = tf.shape(indices)[0]
-        history = {name: tf.TensorArray(tf.float32, size=steps) for name in Metrics.names}
-        for i in tf.range(steps):
-            results = step_body(indices[i])
-            history = {name: history[name].write(i, results[name]) for name in Metrics.names}
-        return {name: values.stack() for name, values in history.items()}
-
-    if val_y is not None:
-        val_features = {k: tf.constant(v) for k, v in val_x.items()}
-        val_labels = tf.constant(val_y)
-
-        @tf.function(jit_compile=JIT_COMPILE, input_signature=index_spec)
-        def eval_step(index):
-            batch = {k: tf.gather(v, index) for k, v in val_features.items()}
-            batch_labels = tf.gather(val_labels, index)
-            logits, outputs = model(batch, training=False)
-            val_metrics.update(
-                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
-            )
-
-    step, pending = 0, []  # pending: (step, metric tensors) not read yet
-    calls, read_at, step_seconds = 0, 0, None  # step_seconds: measured, once traced
-    state = [
-        *model.named_weights,
-        *model.random_states,
-        *optimizer.named_variables(),
-        *train_metrics.named_variables(),
-    ]
-    if args.resume:
-        # Weights, optimizer slots, dropout seeds and the epoch's running metrics come back;
-        # the data position follows from the step, since every epoch's order is stateless.
-        step = load_checkpoint(args.checkpoint_dir, state)
-        if step:
-            print(f"resumed from step {step}", flush=True)
-
-    def read_pending(started):
-        """Read the metrics of the pending steps (this waits for them) and log them. Reading
-        every step would stall the pipeline after each one; Keras does, this loop need not.
-        Returns the first step whose loss is not finite, if any."""
-        nonlocal read_at, step_seconds
-        values = [
-            (number, {k: np.reshape(v.numpy(), -1) for k, v in results.items()})
-            for number, results in pending
-        ]
-        seconds = (time.perf_counter() - started) / max(1, step - read_at)
-        if calls > 1:
-            step_seconds = seconds
-        read_at = step
-        pending.clear()
-        for number, metrics in values:
-            count = len(metrics["loss"])
-            # With steps_per_execution > 1, one record per call, as Keras logs them.
-            rows = range(count - 1, count) if STEPS_PER_EXECUTION > 1 else range(count)
-            for row in rows:
-                record = {k: float(v[row]) for k, v in metrics.items()}
-                at = number - count + 1 + row
-                log.write(event="step", step=at, **record, step_seconds=seconds)
-                if not math.isfinite(record["loss"]):
-                    return at
-        return None
-
-    def steps_in_call():
-        """With steps_per_execution > 1, exactly that many steps per call, as Keras (a call is
-        never cut short, even by --max-steps). Otherwise one step in the first call (its time
-        is the tracing), then about CALL_SECONDS' worth, never past --max-steps or a
-        checkpoint step. Under XLA one step per call: every new number of steps would be a
-        new shape, compiled again, and XLA's loop ran convolutions slowly on CPU."""
-        if STEPS_PER_EXECUTION > 1:
-            return STEPS_PER_EXECUTION
-        if step_seconds is None or JIT_COMPILE:
-            return 1
-        count = min(LOOP_STEPS, max(1, int(CALL_SECONDS / max(step_seconds, 1e-6))), total - step)
-        if args.checkpoint_every:
-            count = min(count, args.checkpoint_every - step % args.checkpoint_every)
-        return max(1, count)
-
-    def checkpoint():
-        if args.checkpoint_dir is not None:
-            save_checkpoint(args.checkpoint_dir, step, state, log)
-
-    total = args.epochs * steps_per_epoch
-    if args.max_steps is not None:
-        total = min(total, args.max_steps)
-    try:
-        for epoch in range(step // steps_per_epoch + 1, args.epochs + 1):
-            if step >= total:
-                break
-            epoch_start = time.perf_counter()
-            done_in_epoch = step - (epoch - 1) * steps_per_epoch  # > 0 after a mid-epoch resume
-            if done_in_epoch == 0:
-                train_metrics.reset()
-            order = epoch_order(epoch - 1, count, args.seed)
-            sizes = [min(args.batch_size, count - b) for b in range(0, count, args.batch_size)]
-            started = time.perf_counter()
-            batches = tf.split(order, sizes)[done_in_epoch:]
-            first = 0
-            while first < len(batches):
-                chunk = batches[first : first + steps_in_call()]
-                first += len(chunk)
-                full = [b for b in chunk if b.shape[0] == args.batch_size]
-                previous = step
-                if len(full) == 1:
-                    step += 1
-                    pending.append((step, train_step(full[0])))
-                elif full:
-                    step += len(full)
-                    pending.append((step, train_steps(tf.stack(full))))
-                if len(full) < len(chunk):  # the epoch's last, smaller batch
-                    if full and STEPS_PER_EXECUTION > 1:
-                        pending.pop()  # one record for the whole call
-                    step += 1
-                    pending.append((step, train_step(chunk[-1])))
-                calls += 1
-                last = first >= len(batches)
-                every = args.checkpoint_every
-                due = every and step // every > previous // every
-                if calls <= 2 or len(pending) >= READ_EVERY or last or due or step >= total:
-                    failed_at = read_pending(started)
-                    if failed_at is not None:
-                        return "nan", failed_at  # the last checkpoint stays the good one
-                    started = time.perf_counter()
-                # Not on an epoch's last step: its checkpoint comes after the epoch's end work
-                # (validation, the epoch record), below, so a resume never skips that work.
-                if due and step % steps_per_epoch:
-                    checkpoint()
-                if step >= total:
-                    break
-            logs = train_metrics.result()
-            if val_y is not None:
-                val_metrics.reset()
-                for begin in range(0, len(val_y), args.batch_size):
-                    end = min(begin + args.batch_size, len(val_y))
-                    eval_step(tf.range(begin, end, dtype=tf.int64))
-                logs.update({f"val_{name}": value for name, value in val_metrics.result().items()})
-            seconds = time.perf_counter() - epoch_start
-            shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
-            print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
-            log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
-            if step % steps_per_epoch == 0:
-                checkpoint()
-    except KeyboardInterrupt:
-        try:
-            read_pending(time.perf_counter())  # log the steps that ran
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C: stop now
-        return "interrupted", step
-    return "completed", step
-
-
-def first_replica_updates(next_creator, **kwargs):
-    """Every replica computes the same update (from all-reduced gradients): keep the first
-    replica's. Variables that say how to combine replicas (the metrics) keep their choice."""
-    if kwargs.get("aggregation") in (None, tf.VariableAggregation.NONE):
-        kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
-    return next_creator(**kwargs)
-
-
-@contextlib.contextmanager
-def replicated(strategy):
-    """Variables created here are mirrored on every replica of `strategy`."""
-    with strategy.scope(), tf.variable_creator_scope(first_replica_updates):
-        yield
-
-
-def train_replicated(model, arrays, args, log, strategy):
-    """The training loop on several replicas (the cores of a TPU): every step splits its batch
-    between them, sums their gradients and applies the same update on each. Batches have a
-    fixed size (a TPU compiles for static shapes), so each epoch's last, partial batch is
-    dropped. Close to, not bit-equal with, one device: the batch mean becomes a sum of
-    per-replica means, and BatchNorm normalizes each replica's share. Returns (status, steps)."""
-    train_x, train_y, val_x, val_y = arrays
-    replicas = strategy.num_replicas_in_sync
-    count = len(train_y)
-    steps_per_epoch = full_batches(count, args.batch_size, strategy)
-    if args.checkpoint_dir is not None or STEPS_PER_EXECUTION > 1:
-        sys.exit("error: checkpoints and steps_per_execution > 1 need a single device for now")
-    optimizer = Optimizer(model.trainable_weights, args.epochs * steps_per_epoch)
-    train_metrics, val_metrics = Metrics(), Metrics()
-    features = {k: tf.constant(v) for k, v in train_x.items()}
-    labels = tf.constant(train_y)
-
-    def epoch_data(epoch):
-        """The epoch's full batches in epoch_order, each split between the replicas."""
-        order = tf.data.Dataset.from_tensor_slices(epoch_order(epoch, count, args.seed))
-        batches = order.batch(args.batch_size, drop_remainder=True).map(
-            lambda index: (
-                {k: tf.gather(v, index) for k, v in features.items()},
-                tf.gather(labels, index),
-            )
-        )
-        return strategy.experimental_distribute_dataset(batches.prefetch(tf.data.AUTOTUNE))
-
-    @tf.function(jit_compile=JIT_COMPILE)
-    def train_step(batch):
-        def replica_step(batch_features, batch_labels):
-            with tf.GradientTape() as tape:
-                logits, outputs = model(batch_features, training=True)
-                loss = total_loss(model, batch_labels, logits, outputs)
-                share = loss / replicas  # the replicas' shares add up to the batch's loss
-            gradients = tape.gradient(share, model.trainable_weights)
-            context = tf.distribute.get_replica_context()
-            gradients = context.all_reduce(
-                tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in gradients]
-            )
-            optimizer.apply(gradients, model.trainable_weights)
-            train_metrics.update(loss, batch_labels, outputs)
-
-        strategy.run(replica_step, args=batch)
-        return train_metrics.results()
-
-    @tf.function(jit_compile=JIT_COMPILE)
-    def eval_step(batch):
-        def replica_eval(batch_features, batch_labels):
-            logits, outputs = model(batch_features, training=False)
-            val_metrics.update(
-                total_loss(model, batch_labels, logits, outputs), batch_labels, outputs
-            )
-
-        strategy.run(replica_eval, args=batch)
-
-    if val_y is not None:
-        val_data = strategy.experimental_distribute_dataset(
-            tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(args.batch_size)
-        )
-    total = args.epochs * steps_per_epoch
-    if args.max_steps is not None:
-        total = min(total, args.max_steps)
-    step = 0
-    try:
-        for epoch in range(1, args.epochs + 1):
-            if step >= total:
-                break
-            epoch_start = time.perf_counter()
-            train_metrics.reset()
-            for batch in epoch_data(epoch - 1):
-                started = time.perf_counter()
-                metrics = {k: float(v) for k, v in train_step(batch).items()}
-                step += 1
-                log.write(
-                    event="step", step=step, **metrics, step_seconds=time.perf_counter() - started
-                )
-                if not math.isfinite(metrics["loss"]):
-                    return "nan", step
-                if step >= total:
-                    break
-            logs = train_metrics.result()
-            if val_y is not None:
-                val_metrics.reset()
-                for batch in val_data:
-                    eval_step(batch)
-                logs.update({f"val_{name}": value for name, value in val_metrics.result().items()})
-            seconds = time.perf_counter() - epoch_start
-            shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
-            print(f"Epoch {epoch}/{args.epochs} - {seconds:.2f}s - {shown}", flush=True)
-            log.write(event="epoch", epoch=epoch, **logs, seconds=seconds)
-    except KeyboardInterrupt:
-        return "interrupted", step
-    return "completed", step
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    started = time.perf_counter()
-    configure(args)
-    device = select_device(args.device)
-    # On a TPU, variables live on its cores and every step runs on each of them.
-    strategy = connect_tpu(args.tpu_timeout) if device == "TPU" else None
-    arrays = split_arrays(args)
-    log = open_log(args)
-    # Explicit placement: variables and every op of the step live on `device`.
-    with replicated(strategy) if strategy else tf.device(device):
-        model = ShapesCnn(args.seed)
-        if args.init_weights is not None:
-            load_weights(args.init_weights, model.named_weights)
-        count = len(arrays[1])
-        replicas = strategy.num_replicas_in_sync if strategy else 1
-        if strategy:
-            steps_per_epoch = full_batches(count, args.batch_size, strategy)
-        else:
-            steps_per_epoch = math.ceil(count / args.batch_size)
-        log.write(
-            event="setup",
-            target="tf",
-            device=device,
-            replicas=replicas,
-            wall_clock=time.time(),
-            build_seconds=time.perf_counter() - started,
-            train_examples=count,
-            batch_size=args.batch_size,
-            steps_per_epoch=steps_per_epoch,
-        )
-        status, steps = "completed", 0
-        if args.max_steps != 0:
-            if strategy:
-                status, steps = train_replicated(model, arrays, args, log, strategy)
-            else:
-                status, steps = train(model, arrays, args, log)
-        if args.save_weights is not None and status != "nan":
-            save_weights(args.save_weights, model.named_weights)
-    finish(log, status, steps, started)
-
-
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 0f9ac66a5d9c3c7072bd980c108860fcd0715b214a6fea1f3b0d938bdd293972
+# modelgen-output-sha256: 52e944f1becfa7e483f2955814d6224f651dab49d96aa4781caabbbee3c5e958
