@@ -34,7 +34,11 @@ def time_program(program: Path, flags: list[str], folder: Path) -> float:
     metrics.unlink(missing_ok=True)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [sys.executable, str(program), "--metrics-out", str(metrics), *flags]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"error: {program} failed (exit {done.returncode}):\n{done.stderr[-2000:]}"
+        )
     return steady_step_seconds(metrics)
 
 

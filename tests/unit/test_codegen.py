@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -134,3 +135,33 @@ def test_generated_code_is_ruff_formatted_and_clean_under_the_rules_its_header_n
             [style.ruff_binary(), *check, *files], capture_output=True, text=True
         )
         assert result.returncode == 0, " ".join(check[:2]) + ":\n" + result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_the_support_section_comes_last_and_is_the_same_in_both_targets(example: Path):
+    """The training code comes first; the shared support section follows its banner, the
+    same bytes in the keras and the tf program."""
+    sections = []
+    for target in TARGETS:
+        code = generate(example, target, ROOT / "examples")[1]
+        before, banner, support = code.partition("\n# Support: ")
+        assert banner and "\ndef main(" in before and "\ndef main(" not in support
+        assert "def parse_args(" in support and "def parse_args(" not in before
+        sections.append(support.partition('\nif __name__ == "__main__":')[0])
+    assert sections[0] == sections[1]
+
+
+def test_the_keras_program_opens_with_the_model_and_reaches_fit_soon():
+    """After the imports and constants, the digits CNN's keras program starts with
+    build_model, then the optimizer and compile, and calls model.fit within 250 lines."""
+    code = generate(ROOT / "examples" / "configs" / "digits_cnn.yaml", "keras", ROOT)[1]
+    lines = code.splitlines()
+    defs = [line.split("(")[0] for line in lines if line.startswith(("def ", "class "))]
+    assert defs[:3] == ["def build_model", "def make_optimizer", "def compile_model"]
+    first = next(i for i, line in enumerate(lines) if line.startswith("def "))
+    last_import = max(
+        i for i, line in enumerate(lines[:first]) if line.startswith(("import", "from"))
+    )
+    between = [line for line in lines[last_import + 1 : first] if line.strip()]
+    assert all(re.match(r"[A-Z_]+ = |# ", line) for line in between), between
+    assert next(i for i, line in enumerate(lines) if "model.fit(" in line) < 250

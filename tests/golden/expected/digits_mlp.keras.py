@@ -347,12 +347,8 @@ def connect_tpu(timeout):
     reason = f"no answer within {timeout:g} s (--tpu-timeout)"
     if not thread.is_alive():
         reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
-    print(
-        f"error: no TPU at {address!r}: {reason}\n  devices found: {devices_found()}; "
-        "set TPU_NAME or choose --device cpu/gpu",
-        file=sys.stderr,
-        flush=True,
-    )
+    hint = f"devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu"
+    print(f"error: no TPU at {address!r}: {reason}\n  {hint}", file=sys.stderr, flush=True)
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
@@ -548,10 +544,8 @@ def latest_checkpoint(directory):
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
         name = handle.read(64).decode("ascii", "replace").strip()
-    number, path = name[5:-4], directory / name
-    if not (name.startswith("ckpt-") and name.endswith(".npz") and len(number) == 9):
-        number = "not digits"
-    if not (number.isascii() and number.isdigit()):
+    path, number = directory / name, name.removeprefix("ckpt-").removesuffix(".npz")
+    if not (len(name) == 18 and len(number) == 9 and number.isascii() and number.isdigit()):
         sys.exit(f"error: {latest} must name a ckpt-NNNNNNNNN.npz file beside it, not {name!r}")
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
@@ -631,4 +625,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: a81b242e8a25206bfa5d1067b668e8e09b4ef5e3d52e37de4c4413d2366d677a
+# modelgen-output-sha256: 4f9e3b47405ae2ac425b0c0955c4094bb9787c20ba3ea84e64d1c0e62522b935

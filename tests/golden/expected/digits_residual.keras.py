@@ -365,12 +365,8 @@ def connect_tpu(timeout):
     reason = f"no answer within {timeout:g} s (--tpu-timeout)"
     if not thread.is_alive():
         reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
-    print(
-        f"error: no TPU at {address!r}: {reason}\n  devices found: {devices_found()}; "
-        "set TPU_NAME or choose --device cpu/gpu",
-        file=sys.stderr,
-        flush=True,
-    )
+    hint = f"devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu"
+    print(f"error: no TPU at {address!r}: {reason}\n  {hint}", file=sys.stderr, flush=True)
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
@@ -566,10 +562,8 @@ def latest_checkpoint(directory):
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
         name = handle.read(64).decode("ascii", "replace").strip()
-    number, path = name[5:-4], directory / name
-    if not (name.startswith("ckpt-") and name.endswith(".npz") and len(number) == 9):
-        number = "not digits"
-    if not (number.isascii() and number.isdigit()):
+    path, number = directory / name, name.removeprefix("ckpt-").removesuffix(".npz")
+    if not (len(name) == 18 and len(number) == 9 and number.isascii() and number.isdigit()):
         sys.exit(f"error: {latest} must name a ckpt-NNNNNNNNN.npz file beside it, not {name!r}")
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
@@ -649,4 +643,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 693ec041c5e20bb5b351c027a3d38b94fd92f9f4e00701dc9d93ecadd1123f15
+# modelgen-output-sha256: 4252126da480e900c1cc501564211307a02ea07ca1521073630029808e1f2623

@@ -191,11 +191,8 @@ class Metrics(tf.Module):
         self.counts.assign(tf.zeros(len(self.names)))
 
     def results(self):
-        return dict(
-            zip(
-                self.names, tf.unstack(tf.math.divide_no_nan(self.totals, self.counts)), strict=True
-            )
-        )
+        means = tf.unstack(tf.math.divide_no_nan(self.totals, self.counts))
+        return dict(zip(self.names, means, strict=True))
 
 
 def gather(features, labels, index):
@@ -533,12 +530,8 @@ def connect_tpu(timeout):
     reason = f"no answer within {timeout:g} s (--tpu-timeout)"
     if not thread.is_alive():
         reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
-    print(
-        f"error: no TPU at {address!r}: {reason}\n  devices found: {devices_found()}; "
-        "set TPU_NAME or choose --device cpu/gpu",
-        file=sys.stderr,
-        flush=True,
-    )
+    hint = f"devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu"
+    print(f"error: no TPU at {address!r}: {reason}\n  {hint}", file=sys.stderr, flush=True)
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
@@ -734,10 +727,8 @@ def latest_checkpoint(directory):
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
         name = handle.read(64).decode("ascii", "replace").strip()
-    number, path = name[5:-4], directory / name
-    if not (name.startswith("ckpt-") and name.endswith(".npz") and len(number) == 9):
-        number = "not digits"
-    if not (number.isascii() and number.isdigit()):
+    path, number = directory / name, name.removeprefix("ckpt-").removesuffix(".npz")
+    if not (len(name) == 18 and len(number) == 9 and number.isascii() and number.isdigit()):
         sys.exit(f"error: {latest} must name a ckpt-NNNNNNNNN.npz file beside it, not {name!r}")
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
@@ -817,4 +808,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: a2afe17fecf245ae553de6afea5199540eafc7f5ac562f57cd66c6d87a744bbc
+# modelgen-output-sha256: f59bc427e2adcc117d8a2ec4dc98ab482d393c24aade76afa521b88989d3a5f7

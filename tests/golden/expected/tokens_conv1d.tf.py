@@ -193,11 +193,8 @@ class Metrics(tf.Module):
         self.counts.assign(tf.zeros(len(self.names)))
 
     def results(self):
-        return dict(
-            zip(
-                self.names, tf.unstack(tf.math.divide_no_nan(self.totals, self.counts)), strict=True
-            )
-        )
+        means = tf.unstack(tf.math.divide_no_nan(self.totals, self.counts))
+        return dict(zip(self.names, means, strict=True))
 
 
 def gather(features, labels, index):
@@ -534,12 +531,8 @@ def connect_tpu(timeout):
     reason = f"no answer within {timeout:g} s (--tpu-timeout)"
     if not thread.is_alive():
         reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
-    print(
-        f"error: no TPU at {address!r}: {reason}\n  devices found: {devices_found()}; "
-        "set TPU_NAME or choose --device cpu/gpu",
-        file=sys.stderr,
-        flush=True,
-    )
+    hint = f"devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu"
+    print(f"error: no TPU at {address!r}: {reason}\n  {hint}", file=sys.stderr, flush=True)
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
@@ -745,10 +738,8 @@ def latest_checkpoint(directory):
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
         name = handle.read(64).decode("ascii", "replace").strip()
-    number, path = name[5:-4], directory / name
-    if not (name.startswith("ckpt-") and name.endswith(".npz") and len(number) == 9):
-        number = "not digits"
-    if not (number.isascii() and number.isdigit()):
+    path, number = directory / name, name.removeprefix("ckpt-").removesuffix(".npz")
+    if not (len(name) == 18 and len(number) == 9 and number.isascii() and number.isdigit()):
         sys.exit(f"error: {latest} must name a ckpt-NNNNNNNNN.npz file beside it, not {name!r}")
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
@@ -828,4 +819,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 824e56d60be0a0eddb515cd715f306c4d8e4b77d3c41c2684f4e1ebfa98fe678
+# modelgen-output-sha256: e0548009dec0fa2a8886e8637b4277a5d986cd1f303874da8bdadf768e458cb7

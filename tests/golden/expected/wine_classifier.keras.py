@@ -362,12 +362,8 @@ def connect_tpu(timeout):
     reason = f"no answer within {timeout:g} s (--tpu-timeout)"
     if not thread.is_alive():
         reason = str(outcome["error"]).strip().splitlines()[0].split(". ")[0]
-    print(
-        f"error: no TPU at {address!r}: {reason}\n  devices found: {devices_found()}; "
-        "set TPU_NAME or choose --device cpu/gpu",
-        file=sys.stderr,
-        flush=True,
-    )
+    hint = f"devices found: {devices_found()}; set TPU_NAME or choose --device cpu/gpu"
+    print(f"error: no TPU at {address!r}: {reason}\n  {hint}", file=sys.stderr, flush=True)
     os._exit(1)  # not sys.exit: the connecting thread may hold TensorFlow's runtime
 
 
@@ -654,10 +650,8 @@ def latest_checkpoint(directory):
         sys.exit(f"error: {latest}: not a regular file")
     with open(latest, "rb") as handle:
         name = handle.read(64).decode("ascii", "replace").strip()
-    number, path = name[5:-4], directory / name
-    if not (name.startswith("ckpt-") and name.endswith(".npz") and len(number) == 9):
-        number = "not digits"
-    if not (number.isascii() and number.isdigit()):
+    path, number = directory / name, name.removeprefix("ckpt-").removesuffix(".npz")
+    if not (len(name) == 18 and len(number) == 9 and number.isascii() and number.isdigit()):
         sys.exit(f"error: {latest} must name a ckpt-NNNNNNNNN.npz file beside it, not {name!r}")
     if path.is_symlink() or not path.is_file():
         sys.exit(f"error: {latest} names {name}, which is missing or not a regular file")
@@ -737,4 +731,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: a5d866e7d3bf46f90e54ff7caa794bb9e3c0fd21d28aa5aa7008a64e8d9411e5
+# modelgen-output-sha256: f7579957e4309ef8270037c39c1c846ad155d4be00bf7399baf6d294843e18bd
