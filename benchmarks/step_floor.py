@@ -29,7 +29,7 @@ from modelgen.runner import run
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = sorted((ROOT / "examples" / "configs").glob("digits_*.yaml"))
 BARE = """
-import importlib.util, statistics, sys, time
+import importlib.util, inspect, statistics, sys, time
 import numpy as np
 spec = importlib.util.spec_from_file_location("program", sys.argv[1])
 program = importlib.util.module_from_spec(spec)
@@ -42,7 +42,9 @@ with tf.device(program.select_device("cpu")):
     model = getattr(program, sys.argv[2])(args.seed)
     features = {k: tf.constant(v) for k, v in train_x.items()}
     labels = tf.constant(train_y)
-    optimizer = program.Optimizer(model.trainable_weights, 10**6)
+    # The optimizer takes the run's length only when its schedule reads it.
+    run_length = [10**6] if "total_steps" in inspect.signature(program.Optimizer).parameters else []
+    optimizer = program.Optimizer(model.trainable_weights, *run_length)
     metrics = program.Metrics()
 
     def step_body(index):  # the generated program's step
@@ -50,7 +52,10 @@ with tf.device(program.select_device("cpu")):
         batch_labels = tf.gather(labels, index)
         with tf.GradientTape() as tape:
             logits, outputs = model(batch, training=True)
-            loss = program.total_loss(model, batch_labels, logits, outputs)
+            if hasattr(program, "total_loss"):  # the data loss plus weight penalties
+                loss = program.total_loss(model, batch_labels, logits)
+            else:
+                loss = program.data_loss(batch_labels, logits)
         metrics.update(loss, batch_labels, outputs)
         gradients = tape.gradient(loss, model.trainable_weights)
         optimizer.apply(gradients, model.trainable_weights)
