@@ -15,7 +15,6 @@ from modelgen import VERIFIED_KERAS, VERIFIED_TENSORFLOW, __version__
 from modelgen.codegen import style
 from modelgen.codegen.literals import identifier, py_literal, word
 from modelgen.codegen.naming import TF_MODULE_ATTRIBUTES, Namer, camel_case
-from modelgen.codegen.style import format_python
 from modelgen.errors import ModelgenError
 from modelgen.graph import Graph
 
@@ -142,4 +141,4 @@ def render_with_names(
     inherited = TF_MODULE_ATTRIBUTES if target == "tf" else frozenset()
     code, chosen = namer.resolve(code, tree, inherited)
     names = {("<class>" if i == 0 else wanted): chosen[i] for i, wanted in enumerate(namer.wanted)}
-    return format_python(code), names
+    return style.format_python(code), names
