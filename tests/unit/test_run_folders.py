@@ -983,3 +983,14 @@ def test_a_full_disk_while_checkpointing_leaves_no_temporary(program, tmp_path, 
     assert "the previous one is kept" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-000000003.npz", "latest"]
     assert (tmp_path / "latest").read_text() == "ckpt-000000003.npz"
+
+
+def test_an_archive_too_large_for_memory_is_a_clear_error(program, tmp_path, monkeypatch):
+    np.savez(tmp_path / "w.npz", w=np.zeros(2))
+
+    def too_large(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(program["np"], "load", too_large)
+    message = _refused(program["load_weights"], tmp_path / "w.npz", [("w", Variable((2,)))])
+    assert message == f"error: {tmp_path / 'w.npz'}: an array is larger than the memory available"

@@ -700,7 +700,9 @@ def read_npz(path, names=None):
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
-    except Exception as exc:  # noqa: BLE001 - a damaged zip or array, or one too large
+    except MemoryError:
+        sys.exit(f"error: {path}: an array is larger than the memory available")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or array
         sys.exit(
             f"error: {path} is not a readable .npz archive ({type(exc).__name__}: {exc})"[:300]
         )
@@ -857,4 +859,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 1a90879f7a4c5739a6bece89ca37a3fac7cf817bb291bf96ea240b4b04cfcf54
+# modelgen-output-sha256: 27c905f67b3331635d78331499f98a48c354d94c35d2e417820f46bb9a3f219d

@@ -486,7 +486,9 @@ def read_npz(path, names=None):
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
-    except Exception as exc:  # noqa: BLE001 - a damaged zip or array, or one too large
+    except MemoryError:
+        sys.exit(f"error: {path}: an array is larger than the memory available")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or array
         sys.exit(
             f"error: {path} is not a readable .npz archive ({type(exc).__name__}: {exc})"[:300]
         )
@@ -643,4 +645,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 4252126da480e900c1cc501564211307a02ea07ca1521073630029808e1f2623
+# modelgen-output-sha256: 401bc5714ac65a274969f3f9401d2619479dd99ba8dd3cdd5c27e013e93aff3d

@@ -651,7 +651,9 @@ def read_npz(path, names=None):
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
-    except Exception as exc:  # noqa: BLE001 - a damaged zip or array, or one too large
+    except MemoryError:
+        sys.exit(f"error: {path}: an array is larger than the memory available")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or array
         sys.exit(
             f"error: {path} is not a readable .npz archive ({type(exc).__name__}: {exc})"[:300]
         )
@@ -808,4 +810,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: f59bc427e2adcc117d8a2ec4dc98ab482d393c24aade76afa521b88989d3a5f7
+# modelgen-output-sha256: a251a02c05a8193b94afe9ea6bca6f9be34013d467edaa16387402c1aa1011a2

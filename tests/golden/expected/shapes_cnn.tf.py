@@ -723,7 +723,9 @@ def read_npz(path, names=None):
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
-    except Exception as exc:  # noqa: BLE001 - a damaged zip or array, or one too large
+    except MemoryError:
+        sys.exit(f"error: {path}: an array is larger than the memory available")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or array
         sys.exit(
             f"error: {path} is not a readable .npz archive ({type(exc).__name__}: {exc})"[:300]
         )
@@ -880,4 +882,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: f49f9e4e4cc25c126950cb4c3c5b2e3f890760b5d9dd7f7cde08aaaeb032da4f
+# modelgen-output-sha256: 5396f66a78e3a380f6a1d01803037109e017644d5083bed73c0ba5ad7ff845b1

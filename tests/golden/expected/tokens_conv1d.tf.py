@@ -662,7 +662,9 @@ def read_npz(path, names=None):
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
-    except Exception as exc:  # noqa: BLE001 - a damaged zip or array, or one too large
+    except MemoryError:
+        sys.exit(f"error: {path}: an array is larger than the memory available")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or array
         sys.exit(
             f"error: {path} is not a readable .npz archive ({type(exc).__name__}: {exc})"[:300]
         )
@@ -819,4 +821,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: e0548009dec0fa2a8886e8637b4277a5d986cd1f303874da8bdadf768e458cb7
+# modelgen-output-sha256: a1a08832239b17302f2a935155b4d8a08c9bb2d98c5179f84e20cb763606dcb6

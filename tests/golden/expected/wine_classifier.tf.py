@@ -735,7 +735,9 @@ def read_npz(path, names=None):
             return arrays
     except OSError as exc:
         sys.exit(f"error: {path}: cannot read it ({exc.strerror or exc})")
-    except Exception as exc:  # noqa: BLE001 - a damaged zip or array, or one too large
+    except MemoryError:
+        sys.exit(f"error: {path}: an array is larger than the memory available")
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or array
         sys.exit(
             f"error: {path} is not a readable .npz archive ({type(exc).__name__}: {exc})"[:300]
         )
@@ -892,4 +894,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 1afe9d6bb03453842a6e78bfb2cdc354dc8fe8feefe44d89fac0a8532912207b
+# modelgen-output-sha256: b77c8971e7c09534c62b9d25a4ed0ff2fc09941c712a72b730d9c8403c5faa8f
