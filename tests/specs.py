@@ -66,3 +66,50 @@ def write_spec(folder: Path, spec: dict[str, Any], name: str = "spec.yaml") -> P
     path = folder / name
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path
+
+
+def fanout_spec(kind: str) -> dict[str, Any]:
+    """``kind`` with its input and its output each read by two layers (a float input first
+    goes through a layer_norm, so its gradient is a sum from both readers)."""
+    spec = kind_spec(kind)
+    cls = REGISTRY[kind]
+    layers = spec["model"]["layers"]
+    kind_index = len(layers) - 3  # kind_spec ends with the kind, a flatten and a dense
+    source = "x"
+    if cls.input_dtype == "float32":
+        layers.insert(0, {"name": "pre", "inputs": "x", "layer_norm": {}})
+        kind_index += 1
+        source = "pre"
+        for reader in layers[1:kind_index]:  # the branches of a kind with several inputs
+            reader["inputs"] = source
+        if cls.min_inputs == 1:
+            layers[kind_index]["inputs"] = source
+    layers[kind_index]["name"] = "under_test"
+    flats = [{"name": "out_flat", "inputs": "under_test", "flatten": {}}]
+    flats.append(
+        {"name": "out_again", "inputs": "under_test", "activation": {"activation": "tanh"}}
+    )
+    flats.append({"name": "out_again_flat", "inputs": "out_again", "flatten": {}})
+    if source == "pre":
+        params = cls.params.model_validate(yaml.safe_load(cls.example) or {})
+        shapes = [cls.example_input]
+        if cls.min_inputs > 1:  # the kind reads two dense layers of 6 units
+            shapes = [(*cls.example_input[:-1], 6)] * cls.min_inputs
+        same_shape = cls.output_shape(params, shapes) == cls.example_input
+        # The defect this guards against showed with an add reading a norm layer's input.
+        second = (
+            {"add": {}, "inputs": ["pre", "under_test"]}
+            if same_shape
+            else {"activation": {"activation": "sigmoid"}}
+        )
+        flats.append({"name": "pre_again", "inputs": "pre", **second})
+        flats.append({"name": "pre_flat", "inputs": "pre_again", "flatten": {}})
+    readers = [f["name"] for f in flats if f["name"].endswith("_flat")]
+    spec["model"]["layers"] = [
+        *layers[: kind_index + 1],
+        *flats,
+        {"name": "joined", "inputs": readers, "concatenate": {}},
+        {"dense": {"units": 3}},
+    ]
+    spec["name"] = f"fanout_{kind}"
+    return spec

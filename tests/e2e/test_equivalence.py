@@ -26,7 +26,7 @@ import pytest
 
 from modelgen.build import generate
 from modelgen.layers import REGISTRY
-from tests.specs import base_spec, kind_spec, write_spec
+from tests.specs import base_spec, fanout_spec, kind_spec, write_spec
 
 pytestmark = pytest.mark.slow
 STEPS = 20
@@ -61,6 +61,9 @@ def _activation(name: str) -> dict[str, Any]:
 
 
 CASES: dict[str, dict[str, Any]] = {f"kind-{kind}": kind_spec(kind) for kind in sorted(REGISTRY)}
+# A tensor read by two layers gets the sum of two gradients, which both targets must add in the
+# same order: around every kind, its input and its output each have a second reader.
+CASES |= {f"fanout-{kind}": fanout_spec(kind) for kind in sorted(REGISTRY)}
 CASES |= {
     f"activation-{a}": _activation(a) for a in ("gelu", "sigmoid", "tanh", "silu", "leaky_relu")
 }
@@ -210,7 +213,7 @@ CASES |= {
 }
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
-INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "init-", "dag-")))
+INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-")))
 
 
 def _run_jobs(jobs: list[dict[str, Any]], folder: Path) -> None:

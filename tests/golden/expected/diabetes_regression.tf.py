@@ -68,7 +68,10 @@ def glorot_uniform(shape, seed):
 
 class DiabetesRegression(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="diabetes_regression")
@@ -87,13 +90,15 @@ class DiabetesRegression(tf.Module):
         w = self.weights
         patient = features["patient"]
         # dense: dense -> (32,)
-        dense = tf.matmul(patient, w["dense/kernel"])
-        dense = tf.nn.bias_add(dense, w["dense/bias"])
-        dense = tf.nn.relu(dense)
+        with tf.name_scope("dense"):
+            dense = tf.matmul(patient, w["dense/kernel"])
+            dense = tf.nn.bias_add(dense, w["dense/bias"])
+            dense = tf.nn.relu(dense)
         # dense_1: dense -> (1,)
-        dense_1 = tf.matmul(dense, w["dense_1/kernel"])
-        # A bias of size 1 is a plain broadcast add in Keras, not a BiasAdd.
-        dense_1 = dense_1 + w["dense_1/bias"]
+        with tf.name_scope("dense_1"):
+            dense_1 = tf.matmul(dense, w["dense_1/kernel"])
+            # A bias of size 1 is a plain broadcast add in Keras, not a BiasAdd.
+            dense_1 = dense_1 + w["dense_1/bias"]
         return dense_1, dense_1
 
 
@@ -859,4 +864,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 27c905f67b3331635d78331499f98a48c354d94c35d2e417820f46bb9a3f219d
+# modelgen-output-sha256: c57ea66365e2016769c8e1688b842dca31ae3a491efd6786dd8675184eec9b0b

@@ -62,7 +62,10 @@ def glorot_uniform(shape, seed):
 
 class DigitsCnn(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="digits_cnn")
@@ -93,41 +96,53 @@ class DigitsCnn(tf.Module):
         w = self.weights
         image = features["image"]
         # conv2d: conv2d -> (8, 8, 32)
-        conv2d = tf.nn.convolution(image, w["conv2d/kernel"], padding="SAME")
-        conv2d = tf.nn.bias_add(conv2d, w["conv2d/bias"])
-        conv2d = tf.nn.relu(conv2d)
+        with tf.name_scope("conv2d"):
+            conv2d = tf.nn.convolution(image, w["conv2d/kernel"], padding="SAME")
+            conv2d = tf.nn.bias_add(conv2d, w["conv2d/bias"])
+            conv2d = tf.nn.relu(conv2d)
         # batch_norm: batch_norm -> (8, 8, 32)
-        moving_mean, moving_variance = w["batch_norm/moving_mean"], w["batch_norm/moving_variance"]
-        if training:  # batch statistics (biased variance); the moving averages updated in place
-            mean, variance = tf.nn.moments(conv2d, axes=[0, 1, 2])
-            moving_mean.assign(moving_mean * 0.9 + mean * (1.0 - 0.9))
-            moving_variance.assign(moving_variance * 0.9 + variance * (1.0 - 0.9))
-        else:
-            mean, variance = moving_mean, moving_variance
-        # (x - mean) / sqrt(variance + epsilon) * gamma + beta, unfused as in Keras
-        batch_norm = tf.nn.batch_normalization(
-            conv2d, mean, variance, w["batch_norm/beta"], w["batch_norm/gamma"], 0.001
-        )
+        with tf.name_scope("batch_norm"):
+            moving_mean, moving_variance = (
+                w["batch_norm/moving_mean"],
+                w["batch_norm/moving_variance"],
+            )
+            if training:  # batch statistics (biased variance); the moving averages updated in place
+                mean, variance = tf.nn.moments(conv2d, axes=[0, 1, 2])
+                moving_mean.assign(moving_mean * 0.9 + mean * (1.0 - 0.9))
+                moving_variance.assign(moving_variance * 0.9 + variance * (1.0 - 0.9))
+            else:
+                mean, variance = moving_mean, moving_variance
+            # (x - mean) / sqrt(variance + epsilon) * gamma + beta, unfused as in Keras
+            batch_norm = tf.nn.batch_normalization(
+                conv2d, mean, variance, w["batch_norm/beta"], w["batch_norm/gamma"], 0.001
+            )
         # max_pool2d: max_pool2d -> (4, 4, 32)
-        max_pool2d = tf.nn.max_pool(
-            batch_norm, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
-        )
+        with tf.name_scope("max_pool2d"):
+            max_pool2d = tf.nn.max_pool(
+                batch_norm, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
+            )
         # conv2d_1: conv2d -> (4, 4, 64)
-        conv2d_1 = tf.nn.convolution(max_pool2d, w["conv2d_1/kernel"], padding="SAME")
-        conv2d_1 = tf.nn.bias_add(conv2d_1, w["conv2d_1/bias"])
-        conv2d_1 = tf.nn.relu(conv2d_1)
+        with tf.name_scope("conv2d_1"):
+            conv2d_1 = tf.nn.convolution(max_pool2d, w["conv2d_1/kernel"], padding="SAME")
+            conv2d_1 = tf.nn.bias_add(conv2d_1, w["conv2d_1/bias"])
+            conv2d_1 = tf.nn.relu(conv2d_1)
         # global_avg_pool2d: global_avg_pool2d -> (64,)
-        global_avg_pool2d = tf.reduce_mean(conv2d_1, axis=[1, 2])
+        with tf.name_scope("global_avg_pool2d"):
+            global_avg_pool2d = tf.reduce_mean(conv2d_1, axis=[1, 2])
         # dropout: dropout -> (64,)
-        dropout = global_avg_pool2d
-        if training:
-            # Call k uses the stateless seed [seed, k], so the masks match the keras target.
-            call_seed = tf.cast(tf.math.floormod(self.dropout_seed_state * 1, 2**31 - 2), tf.int32)
-            self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
-            dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.25, seed=call_seed)
+        with tf.name_scope("dropout"):
+            dropout = global_avg_pool2d
+            if training:
+                # Call k uses the stateless seed [seed, k], so the masks match the keras target.
+                call_seed = tf.cast(
+                    tf.math.floormod(self.dropout_seed_state * 1, 2**31 - 2), tf.int32
+                )
+                self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
+                dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.25, seed=call_seed)
         # dense: dense -> (10,)
-        dense = tf.matmul(dropout, w["dense/kernel"])
-        dense = tf.nn.bias_add(dense, w["dense/bias"])
+        with tf.name_scope("dense"):
+            dense = tf.matmul(dropout, w["dense/kernel"])
+            dense = tf.nn.bias_add(dense, w["dense/bias"])
         return dense, dense
 
 
@@ -836,4 +851,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 47fada97bfa94b9d123631e4ae108d93bc0cf337295f4739c4942d3a0d911948
+# modelgen-output-sha256: 63a900b3a49c9a713d108b34223f4bcd28d393f17ec1186def75832edcb4be47

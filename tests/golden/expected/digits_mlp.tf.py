@@ -69,7 +69,10 @@ def he_normal(shape, seed):
 
 class DigitsMlp(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="digits_mlp")
@@ -95,30 +98,38 @@ class DigitsMlp(tf.Module):
         w = self.weights
         image = features["image"]
         # reshape: reshape -> (64,)
-        reshape = tf.reshape(image, [-1, 64])
+        with tf.name_scope("reshape"):
+            reshape = tf.reshape(image, [-1, 64])
         # dense: dense -> (128,)
-        dense = tf.matmul(reshape, w["dense/kernel"])
-        dense = tf.nn.bias_add(dense, w["dense/bias"])
+        with tf.name_scope("dense"):
+            dense = tf.matmul(reshape, w["dense/kernel"])
+            dense = tf.nn.bias_add(dense, w["dense/bias"])
         # layer_norm: layer_norm -> (128,)
-        # Keras' algebra: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma.
-        mean, variance = tf.nn.moments(dense, axes=[-1], keepdims=True)
-        inv = tf.math.rsqrt(variance + 0.001) * w["layer_norm/gamma"]
-        layer_norm = dense * inv + (-mean * inv + w["layer_norm/beta"])
+        with tf.name_scope("layer_norm"):
+            # Keras' algebra: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma.
+            mean, variance = tf.nn.moments(dense, axes=[-1], keepdims=True)
+            inv = tf.math.rsqrt(variance + 0.001) * w["layer_norm/gamma"]
+            layer_norm = dense * inv + (-mean * inv + w["layer_norm/beta"])
         # activation: activation -> (128,)
-        activation = layer_norm
-        activation = tf.nn.gelu(activation, approximate=False)
+        with tf.name_scope("activation"):
+            activation = layer_norm
+            activation = tf.nn.gelu(activation, approximate=False)
         # dropout: dropout -> (128,)
-        dropout = activation
-        if training:
-            # Call k uses the stateless seed [seed, k], so the masks match the keras target.
-            call_seed = tf.cast(tf.math.floormod(self.dropout_seed_state * 1, 2**31 - 2), tf.int32)
-            self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
-            dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.2, seed=call_seed)
+        with tf.name_scope("dropout"):
+            dropout = activation
+            if training:
+                # Call k uses the stateless seed [seed, k], so the masks match the keras target.
+                call_seed = tf.cast(
+                    tf.math.floormod(self.dropout_seed_state * 1, 2**31 - 2), tf.int32
+                )
+                self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
+                dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.2, seed=call_seed)
         # dense_1: dense -> (10,)
-        dense_1 = tf.matmul(dropout, w["dense_1/kernel"])
-        dense_1 = tf.nn.bias_add(dense_1, w["dense_1/bias"])
-        logits = dense_1  # the loss is computed from these, as Keras does for its own softmax
-        dense_1 = tf.nn.softmax(dense_1, axis=-1)
+        with tf.name_scope("dense_1"):
+            dense_1 = tf.matmul(dropout, w["dense_1/kernel"])
+            dense_1 = tf.nn.bias_add(dense_1, w["dense_1/bias"])
+            logits = dense_1  # the loss is computed from these, as Keras does for its own softmax
+            dense_1 = tf.nn.softmax(dense_1, axis=-1)
         return logits, dense_1
 
     def penalties(self):
@@ -823,4 +834,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 228600f2d7548a7c1df8f4935146aeee8354257ce226669da99fc8bae2d66423
+# modelgen-output-sha256: ccce5daf5e57c75df045203818458c9ebdca89cd2019e706ec23c5074cc643f2

@@ -62,7 +62,10 @@ def glorot_uniform(shape, seed):
 
 class DigitsResidual(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="digits_residual")
@@ -88,44 +91,57 @@ class DigitsResidual(tf.Module):
         w = self.weights
         image = features["image"]
         # stem: conv2d -> (8, 8, 16)
-        stem = tf.nn.convolution(image, w["stem/kernel"], padding="SAME")
-        stem = tf.nn.bias_add(stem, w["stem/bias"])
-        stem = tf.nn.relu(stem)
+        with tf.name_scope("stem"):
+            stem = tf.nn.convolution(image, w["stem/kernel"], padding="SAME")
+            stem = tf.nn.bias_add(stem, w["stem/bias"])
+            stem = tf.nn.relu(stem)
         # branch: conv2d -> (8, 8, 16)
-        branch = tf.nn.convolution(stem, w["branch/kernel"], padding="SAME")
+        with tf.name_scope("branch"):
+            branch = tf.nn.convolution(stem, w["branch/kernel"], padding="SAME")
         # branch_bn: batch_norm -> (8, 8, 16)
-        moving_mean, moving_variance = w["branch_bn/moving_mean"], w["branch_bn/moving_variance"]
-        if training:  # batch statistics (biased variance); the moving averages updated in place
-            mean, variance = tf.nn.moments(branch, axes=[0, 1, 2])
-            moving_mean.assign(moving_mean * 0.99 + mean * (1.0 - 0.99))
-            moving_variance.assign(moving_variance * 0.99 + variance * (1.0 - 0.99))
-        else:
-            mean, variance = moving_mean, moving_variance
-        # (x - mean) / sqrt(variance + epsilon) * gamma + beta, unfused as in Keras
-        branch_bn = tf.nn.batch_normalization(
-            branch, mean, variance, w["branch_bn/beta"], w["branch_bn/gamma"], 0.001
-        )
+        with tf.name_scope("branch_bn"):
+            moving_mean, moving_variance = (
+                w["branch_bn/moving_mean"],
+                w["branch_bn/moving_variance"],
+            )
+            if training:  # batch statistics (biased variance); the moving averages updated in place
+                mean, variance = tf.nn.moments(branch, axes=[0, 1, 2])
+                moving_mean.assign(moving_mean * 0.99 + mean * (1.0 - 0.99))
+                moving_variance.assign(moving_variance * 0.99 + variance * (1.0 - 0.99))
+            else:
+                mean, variance = moving_mean, moving_variance
+            # (x - mean) / sqrt(variance + epsilon) * gamma + beta, unfused as in Keras
+            branch_bn = tf.nn.batch_normalization(
+                branch, mean, variance, w["branch_bn/beta"], w["branch_bn/gamma"], 0.001
+            )
         # skip: add -> (8, 8, 16)
-        skip = stem
-        skip = tf.add(skip, branch_bn)
+        with tf.name_scope("skip"):
+            skip = stem
+            skip = tf.add(skip, branch_bn)
         # skip_relu: activation -> (8, 8, 16)
-        skip_relu = skip
-        skip_relu = tf.nn.relu(skip_relu)
+        with tf.name_scope("skip_relu"):
+            skip_relu = skip
+            skip_relu = tf.nn.relu(skip_relu)
         # avg: avg_pool2d -> (4, 4, 16)
-        avg = tf.nn.avg_pool(
-            skip_relu, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
-        )
+        with tf.name_scope("avg"):
+            avg = tf.nn.avg_pool(
+                skip_relu, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
+            )
         # peak: max_pool2d -> (4, 4, 16)
-        peak = tf.nn.max_pool(
-            skip_relu, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
-        )
+        with tf.name_scope("peak"):
+            peak = tf.nn.max_pool(
+                skip_relu, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
+            )
         # pooled: concatenate -> (4, 4, 32)
-        pooled = tf.concat([avg, peak], axis=-1)
+        with tf.name_scope("pooled"):
+            pooled = tf.concat([avg, peak], axis=-1)
         # flat: flatten -> (512,)
-        flat = tf.reshape(pooled, [-1, 512])
+        with tf.name_scope("flat"):
+            flat = tf.reshape(pooled, [-1, 512])
         # head: dense -> (10,)
-        head = tf.matmul(flat, w["head/kernel"])
-        head = tf.nn.bias_add(head, w["head/bias"])
+        with tf.name_scope("head"):
+            head = tf.matmul(flat, w["head/kernel"])
+            head = tf.nn.bias_add(head, w["head/bias"])
         return head, head
 
 
@@ -810,4 +826,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: a251a02c05a8193b94afe9ea6bca6f9be34013d467edaa16387402c1aa1011a2
+# modelgen-output-sha256: 326ba1bebd6311644fc6f82e6ec91776b723dc82f1f8460d1a4cb42b92501a51

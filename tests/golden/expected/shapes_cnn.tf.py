@@ -67,7 +67,10 @@ def glorot_uniform(shape, seed):
 
 class ShapesCnn(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="shapes_cnn")
@@ -89,22 +92,27 @@ class ShapesCnn(tf.Module):
         w = self.weights
         image = features["image"]
         # conv2d: conv2d -> (16, 16, 16)
-        conv2d = tf.nn.convolution(image, w["conv2d/kernel"], padding="SAME")
-        conv2d = tf.nn.bias_add(conv2d, w["conv2d/bias"])
-        conv2d = tf.nn.relu(conv2d)
+        with tf.name_scope("conv2d"):
+            conv2d = tf.nn.convolution(image, w["conv2d/kernel"], padding="SAME")
+            conv2d = tf.nn.bias_add(conv2d, w["conv2d/bias"])
+            conv2d = tf.nn.relu(conv2d)
         # max_pool2d: max_pool2d -> (8, 8, 16)
-        max_pool2d = tf.nn.max_pool(
-            conv2d, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
-        )
+        with tf.name_scope("max_pool2d"):
+            max_pool2d = tf.nn.max_pool(
+                conv2d, ksize=[2, 2], strides=[2, 2], padding="VALID", data_format="NHWC"
+            )
         # conv2d_1: conv2d -> (8, 8, 32)
-        conv2d_1 = tf.nn.convolution(max_pool2d, w["conv2d_1/kernel"], padding="SAME")
-        conv2d_1 = tf.nn.bias_add(conv2d_1, w["conv2d_1/bias"])
-        conv2d_1 = tf.nn.relu(conv2d_1)
+        with tf.name_scope("conv2d_1"):
+            conv2d_1 = tf.nn.convolution(max_pool2d, w["conv2d_1/kernel"], padding="SAME")
+            conv2d_1 = tf.nn.bias_add(conv2d_1, w["conv2d_1/bias"])
+            conv2d_1 = tf.nn.relu(conv2d_1)
         # global_avg_pool2d: global_avg_pool2d -> (32,)
-        global_avg_pool2d = tf.reduce_mean(conv2d_1, axis=[1, 2])
+        with tf.name_scope("global_avg_pool2d"):
+            global_avg_pool2d = tf.reduce_mean(conv2d_1, axis=[1, 2])
         # dense: dense -> (3,)
-        dense = tf.matmul(global_avg_pool2d, w["dense/kernel"])
-        dense = tf.nn.bias_add(dense, w["dense/bias"])
+        with tf.name_scope("dense"):
+            dense = tf.matmul(global_avg_pool2d, w["dense/kernel"])
+            dense = tf.nn.bias_add(dense, w["dense/bias"])
         return dense, dense
 
 
@@ -882,4 +890,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: 5396f66a78e3a380f6a1d01803037109e017644d5083bed73c0ba5ad7ff845b1
+# modelgen-output-sha256: c283f8ff97bd5d0ce660d1c667323783e44ccf5ab5ab8b1a37e6ddc441d53035

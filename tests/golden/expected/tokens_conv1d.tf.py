@@ -62,7 +62,10 @@ def random_uniform(shape, seed, minval, maxval):
 
 class TokensConv1d(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="tokens_conv1d")
@@ -88,23 +91,28 @@ class TokensConv1d(tf.Module):
         w = self.weights
         tokens = features["tokens"]
         # embedding: embedding -> (24, 16)
-        embedding = tf.gather(w["embedding/embeddings"], tokens, axis=0)
+        with tf.name_scope("embedding"):
+            embedding = tf.gather(w["embedding/embeddings"], tokens, axis=0)
         # conv1d: conv1d -> (20, 16)
-        conv1d = tf.nn.convolution(embedding, w["conv1d/kernel"], padding="VALID")
-        conv1d = tf.nn.bias_add(conv1d, w["conv1d/bias"])
-        conv1d = tf.nn.silu(conv1d)
+        with tf.name_scope("conv1d"):
+            conv1d = tf.nn.convolution(embedding, w["conv1d/kernel"], padding="VALID")
+            conv1d = tf.nn.bias_add(conv1d, w["conv1d/bias"])
+            conv1d = tf.nn.silu(conv1d)
         # conv1d_1: conv1d -> (10, 8)
-        conv1d_1 = tf.nn.convolution(conv1d, w["conv1d_1/kernel"], strides=[2], padding="SAME")
-        conv1d_1 = tf.nn.bias_add(conv1d_1, w["conv1d_1/bias"])
-        conv1d_1 = tf.nn.tanh(conv1d_1)
+        with tf.name_scope("conv1d_1"):
+            conv1d_1 = tf.nn.convolution(conv1d, w["conv1d_1/kernel"], strides=[2], padding="SAME")
+            conv1d_1 = tf.nn.bias_add(conv1d_1, w["conv1d_1/bias"])
+            conv1d_1 = tf.nn.tanh(conv1d_1)
         # global_avg_pool1d: global_avg_pool1d -> (8,)
-        global_avg_pool1d = tf.reduce_mean(conv1d_1, axis=1)
+        with tf.name_scope("global_avg_pool1d"):
+            global_avg_pool1d = tf.reduce_mean(conv1d_1, axis=1)
         # dense: dense -> (1,)
-        dense = tf.matmul(global_avg_pool1d, w["dense/kernel"])
-        # A bias of size 1 is a plain broadcast add in Keras, not a BiasAdd.
-        dense = dense + w["dense/bias"]
-        logits = dense  # the loss is computed from these, as Keras does for its own sigmoid
-        dense = tf.nn.sigmoid(dense)
+        with tf.name_scope("dense"):
+            dense = tf.matmul(global_avg_pool1d, w["dense/kernel"])
+            # A bias of size 1 is a plain broadcast add in Keras, not a BiasAdd.
+            dense = dense + w["dense/bias"]
+            logits = dense  # the loss is computed from these, as Keras does for its own sigmoid
+            dense = tf.nn.sigmoid(dense)
         return logits, dense
 
 
@@ -821,4 +829,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: a1a08832239b17302f2a935155b4d8a08c9bb2d98c5179f84e20cb763606dcb6
+# modelgen-output-sha256: 1a92f72e97311db97ae8a6702c17727fbb6de8bc92f954fc990988bf515cf3f3

@@ -84,7 +84,10 @@ def glorot_uniform(shape, seed):
 
 class WineClassifier(tf.Module):
     """The model: tf.Variables and a forward pass of tf.nn ops, each as Keras computes it
-    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum)."""
+    (biases, for one, go through tf.nn.bias_add: its gradient is BiasAddGrad, not a Sum).
+    Each layer's ops sit in a name scope named after the layer, as Keras names them: the
+    graph optimizer's rewrites depend on op names, and with other names a tensor read by two
+    layers would have its gradient summed in another order than Keras sums it."""
 
     def __init__(self, seed):
         super().__init__(name="wine_classifier")
@@ -107,19 +110,24 @@ class WineClassifier(tf.Module):
         w = self.weights
         measurements = features["measurements"]
         # dense: dense -> (32,)
-        dense = tf.matmul(measurements, w["dense/kernel"])
-        dense = tf.nn.bias_add(dense, w["dense/bias"])
-        dense = tf.nn.relu(dense)
+        with tf.name_scope("dense"):
+            dense = tf.matmul(measurements, w["dense/kernel"])
+            dense = tf.nn.bias_add(dense, w["dense/bias"])
+            dense = tf.nn.relu(dense)
         # dropout: dropout -> (32,)
-        dropout = dense
-        if training:
-            # Call k uses the stateless seed [seed, k], so the masks match the keras target.
-            call_seed = tf.cast(tf.math.floormod(self.dropout_seed_state * 1, 2**31 - 2), tf.int32)
-            self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
-            dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.2, seed=call_seed)
+        with tf.name_scope("dropout"):
+            dropout = dense
+            if training:
+                # Call k uses the stateless seed [seed, k], so the masks match the keras target.
+                call_seed = tf.cast(
+                    tf.math.floormod(self.dropout_seed_state * 1, 2**31 - 2), tf.int32
+                )
+                self.dropout_seed_state.assign_add(tf.constant([0, 1], tf.int64))
+                dropout = tf.nn.experimental.stateless_dropout(dropout, rate=0.2, seed=call_seed)
         # dense_1: dense -> (3,)
-        dense_1 = tf.matmul(dropout, w["dense_1/kernel"])
-        dense_1 = tf.nn.bias_add(dense_1, w["dense_1/bias"])
+        with tf.name_scope("dense_1"):
+            dense_1 = tf.matmul(dropout, w["dense_1/kernel"])
+            dense_1 = tf.nn.bias_add(dense_1, w["dense_1/bias"])
         return dense_1, dense_1
 
 
@@ -894,4 +902,4 @@ def finish(log, status, steps, started):
 
 if __name__ == "__main__":
     main()
-# modelgen-output-sha256: b77c8971e7c09534c62b9d25a4ed0ff2fc09941c712a72b730d9c8403c5faa8f
+# modelgen-output-sha256: acc1810fde91dcab380c1d5e71de6efafbfa70d9b3a9b09369cf92c17e469783
