@@ -154,6 +154,17 @@ CASES |= {
     "clip-global-norm": _with(BASE, "train.optimizer", {"type": "adam", "global_clipnorm": 0.1}),
     "clip-value": _with(BASE, "train.optimizer", {"type": "rmsprop", "clipvalue": 0.01}),
     "dropout-mlp": DROPOUT_MLP,
+    # Stochastic depth as EfficientNet drops blocks: one mask value per example and channel.
+    "dropout-noise-shape": _with(
+        _with(BASE, "model.inputs.x.shape", [4, 4, 2]),
+        "model.layers",
+        [
+            {"conv2d": {"filters": 3, "kernel_size": 3, "padding": "same"}},
+            {"dropout": {"rate": 0.5, "noise_shape": [1, 1, None]}},
+            {"flatten": {}},
+            {"dense": {"units": 3}},
+        ],
+    ),
     "no-shuffle-no-validation": _with(
         _with(DROPOUT_MLP, "data.shuffle", False), "data.validation_split", 0.0
     ),
