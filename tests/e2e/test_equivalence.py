@@ -214,6 +214,31 @@ CASES["merges-broadcast-ranks"] = _with(
         {"dense": {"units": 3}},
     ],
 )
+# Preprocessing: a normalization learns its statistics from the training split (adapt)
+# before training; rescaling; given statistics on a hidden layer (gradients pass through).
+CASES["normalization-adapt-image"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        {"normalization": {}, "name": "norm"},
+        {"rescaling": {"scale": 0.5, "offset": -0.25}},
+        {"conv2d": {"filters": 4, "kernel_size": 3}},
+        {"global_avg_pool2d": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["normalization-axis-invert"] = _with(
+    _with(BASE, "model.inputs", {"x": {"shape": [3, 4]}}),
+    "model.layers",
+    [
+        {"normalization": {"axis": 1, "invert": True}, "name": "norm"},
+        {"flatten": {}},
+        {"dense": {"units": 5, "activation": "tanh"}},
+        {"normalization": {"mean": 0.25, "variance": 2.0}},
+        {"normalization": {"mean": [0.5], "variance": [0.5], "invert": True}},
+        {"dense": {"units": 3}},
+    ],
+)
 # Several steps per compiled call: same numbers, metrics logged once per call.
 # (72 training samples: 3 steps per epoch at batch 24, 5 at batch 16.)
 CASES["steps-per-execution"] = _with(
