@@ -67,6 +67,11 @@ class Node:
     def activation(self) -> str:
         return REGISTRY[self.kind].final_activation(self.params)
 
+    @property
+    def adapts(self) -> bool:
+        """True when the layer learns its statistics from the training features (adapt)."""
+        return REGISTRY[self.kind].adapts(self.params)
+
 
 @dataclass(frozen=True)
 class LossPlan:
@@ -244,6 +249,15 @@ def lower(
                 f"layer '{node.name}' ({node.kind}) needs {kind.input_dtype} input, got {got}",
                 where,
                 hint,
+                key=True,
+            )
+            continue
+        if kind.adapts(node.params) and node.inputs[0] not in {i.name for i in inputs}:
+            error(
+                f"layer '{node.name}' ({node.kind}) learns from the training features, so it "
+                f"must read a model input, not layer '{node.inputs[0]}'",
+                where,
+                "put it first, on the input, or give its statistics (mean and variance)",
                 key=True,
             )
             continue

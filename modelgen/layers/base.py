@@ -132,6 +132,12 @@ class LayerKind:
     def variables(p: LayerParams, inputs: list[Shape]) -> list[Variable]:
         return []
 
+    @staticmethod
+    def adapts(p: LayerParams) -> bool:
+        """True when the layer learns values from the training features before training
+        (Keras' ``adapt``); it must then read a model input directly."""
+        return False
+
     @classmethod
     def final_activation(cls, p: LayerParams) -> str:
         """The activation applied last by this layer ("linear" when none)."""

@@ -194,6 +194,64 @@ CASES |= {
         ],
     ),
 }
+# Elementwise merges with Keras' broadcasting: squeeze-and-excite channel weights (h, w, c)
+# * (1, 1, c), an input of lower rank (Keras inserts axes after the batch), several inputs.
+IMAGE = {"x": {"shape": [4, 4, 3]}}
+_SE = [
+    {"conv2d": {"filters": 4, "kernel_size": 3, "padding": "same"}, "name": "maps"},
+    {"global_avg_pool2d": {}, "name": "squeezed"},
+    {"dense": {"units": 4, "activation": "sigmoid"}, "name": "gate"},
+]
+CASES["multiply-squeeze-excite"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        *_SE,
+        {"reshape": {"target_shape": [1, 1, 4]}, "name": "gate_map"},
+        {"multiply": {}, "inputs": ["maps", "gate_map"], "name": "scaled"},
+        {"flatten": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["merges-broadcast-ranks"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        *_SE,
+        {"multiply": {}, "inputs": ["maps", "gate", "maps"], "name": "product"},
+        {"subtract": {}, "inputs": ["gate", "product"], "name": "difference"},
+        {"average": {}, "inputs": ["difference", "maps", "gate"], "name": "mean"},
+        {"maximum": {}, "inputs": ["mean", "gate"], "name": "high"},
+        {"minimum": {}, "inputs": ["gate", "high", "maps"], "name": "low"},
+        {"flatten": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+# Preprocessing: a normalization learns its statistics from the training split (adapt)
+# before training; rescaling; given statistics on a hidden layer (gradients pass through).
+CASES["normalization-adapt-image"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        {"normalization": {}, "name": "norm"},
+        {"rescaling": {"scale": 0.5, "offset": -0.25}},
+        {"conv2d": {"filters": 4, "kernel_size": 3}},
+        {"global_avg_pool2d": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["normalization-axis-invert"] = _with(
+    _with(BASE, "model.inputs", {"x": {"shape": [3, 4]}}),
+    "model.layers",
+    [
+        {"normalization": {"axis": 1, "invert": True}, "name": "norm"},
+        {"flatten": {}},
+        {"dense": {"units": 5, "activation": "tanh"}},
+        {"normalization": {"mean": 0.25, "variance": 2.0}},
+        {"normalization": {"mean": [0.5], "variance": [0.5], "invert": True}},
+        {"dense": {"units": 3}},
+    ],
+)
 # Several steps per compiled call: same numbers, metrics logged once per call.
 # (72 training samples: 3 steps per epoch at batch 24, 5 at batch 16.)
 CASES["steps-per-execution"] = _with(
