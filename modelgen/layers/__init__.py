@@ -2,15 +2,19 @@
 
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
+    augmentation,
+    borders,
     conv1d,
     conv2d,
     dense,
     dropout,
     embedding,
+    global_pooling,
     merging,
     normalization,
     pooling,
     reshaping,
+    upsampling,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable
 
