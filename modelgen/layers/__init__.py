@@ -2,16 +2,20 @@
 
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
+    augmentation,
+    borders,
     conv1d,
     conv2d,
     dense,
     dropout,
     embedding,
+    global_pooling,
     merging,
     normalization,
     pooling,
     preprocessing,
     reshaping,
+    upsampling,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable
 

@@ -160,7 +160,9 @@ def require_rank(shape: Shape, rank: int, what: str) -> None:
     if len(shape) != rank:
         raise ShapeError(
             f"expects {what} of rank {rank} (without the batch), got shape {list(shape)}",
-            "add a `flatten` or `reshape` layer before it" if len(shape) > rank else None,
+            "add a `flatten` or `reshape` layer before it"
+            if len(shape) > rank
+            else "add a `reshape` layer before it (or give the input that shape)",
         )
 
 

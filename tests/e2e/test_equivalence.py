@@ -282,6 +282,75 @@ CASES |= {
         "sgd-clipvalue": {"type": "sgd", "clipvalue": 0.001},
     }.items()
 }
+
+
+def _after_conv(shape: list[int], *layers: dict[str, Any]) -> dict[str, Any]:
+    """``layers`` between a trainable conv2d (so gradients flow through them) and the head."""
+    convolve = {"conv2d": {"filters": 2, "kernel_size": 1}}
+    if len(shape) == 2:
+        convolve = {"conv1d": {"filters": 2, "kernel_size": 1}}
+    return _with(
+        BASE,
+        "model",
+        {
+            "inputs": {"x": {"shape": shape}},
+            "layers": [convolve, *layers, {"flatten": {}}, {"dense": {"units": 3}}],
+        },
+    )
+
+
+# Reshaping, pooling and augmentation options (the kind-* cases cover each kind's example).
+CASES |= {
+    "pad-int": _after_conv([4, 5, 1], {"zero_padding2d": {"padding": 2}}),
+    "pad-pair": _after_conv([4, 5, 1], {"zero_padding2d": {"padding": [0, 3]}}),
+    "crop-pair": _after_conv([6, 7, 1], {"cropping2d": {"cropping": [1, 2]}}),
+    "crop-rows-only": _after_conv([6, 7, 1], {"cropping2d": {"cropping": [[2, 1], [0, 0]]}}),
+    "crop-bottom-open": _after_conv([6, 7, 1], {"cropping2d": {"cropping": [[1, 0], [0, 2]]}}),
+    "upsampling-int": _after_conv([3, 2, 1], {"upsampling2d": {"size": 2}}),
+    "upsampling-bilinear": _after_conv(
+        [3, 4, 1], {"upsampling2d": {"size": [2, 3], "interpolation": "bilinear"}}
+    ),
+    "pool1d-max-overlapping": _after_conv([7, 2], {"max_pool1d": {"pool_size": 3, "strides": 1}}),
+    "pool1d-avg-same": _after_conv(
+        [7, 2], {"avg_pool1d": {"pool_size": 3, "strides": 2, "padding": "same"}}
+    ),
+    "global-max-pool1d-keepdims": _after_conv([5, 3], {"global_max_pool1d": {"keepdims": True}}),
+    "global-max-pool2d": _after_conv([5, 4, 2], {"global_max_pool2d": {}}),
+    # EfficientNet's squeeze-and-excite: a per-channel mean kept as (1, 1, c), then a 1x1 conv.
+    "global-avg-pool2d-keepdims": _after_conv(
+        [5, 4, 2],
+        {"global_avg_pool2d": {"keepdims": True}},
+        {"conv2d": {"filters": 2, "kernel_size": 1, "activation": "sigmoid"}},
+    ),
+    "global-avg-pool1d-keepdims": _after_conv([5, 3], {"global_avg_pool1d": {"keepdims": True}}),
+    "flip-horizontal": _after_conv([4, 5, 2], {"random_flip": {"mode": "horizontal"}}),
+    "flip-vertical": _after_conv([4, 5, 2], {"random_flip": {"mode": "vertical"}}),
+    "rotation-range-wrap": _after_conv(
+        [5, 6, 2], {"random_rotation": {"factor": [-0.3, 0.05], "fill_mode": "wrap"}}
+    ),
+    "rotation-constant-nearest": _after_conv(
+        [5, 6, 2],
+        {
+            "random_rotation": {
+                "factor": 0.5,
+                "fill_mode": "constant",
+                "fill_value": 0.25,
+                "interpolation": "nearest",
+            }
+        },
+    ),
+    "rotation-fill-nearest": _after_conv(
+        [6, 6, 1], {"random_rotation": {"factor": 0.2, "fill_mode": "nearest"}}
+    ),
+    # Three seeded layers in one model (each its own seed), then the validation pass.
+    "augment-cnn": _after_conv(
+        [6, 6, 1],
+        {"random_flip": {}},
+        {"random_rotation": {"factor": 0.1}},
+        {"dropout": {"rate": 0.25}},
+        {"max_pool2d": {"pool_size": 2}},
+    ),
+}
 # The small variants of the zoo (examples/zoo/*_small.yaml), as a user would write them.
 ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 CASES |= {
