@@ -11,11 +11,13 @@ __all__ = ["Location", "Diagnostic", "ModelgenError", "SpecError", "RunError", "
 
 @dataclass(frozen=True, order=True)
 class Location:
-    """A 1-based line and column in a file."""
+    """A 1-based line and column in a file. ``context`` says how a line was reached when that
+    is not the line itself: ``in block 'b' used at spec.yaml:12:7`` for a layer of a block."""
 
     file: str
     line: int
     column: int
+    context: str = ""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
@@ -32,6 +34,8 @@ class Diagnostic:
     def format(self) -> str:
         where = f"{self.location}: " if self.location else ""
         text = f"{where}error: {self.message}"
+        if self.location and self.location.context:
+            text += f" ({self.location.context})"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgen._yaml import LocatedDocument, load_yaml_file
+from modelgen.blocks import expand
 from modelgen.datasets import DataInfo, inspect_data, resolve, shown
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
@@ -202,6 +203,7 @@ def compile_file(
             node = node.setdefault(key, {}) if isinstance(node, dict) else node
         if isinstance(node, dict):
             node[last] = value
+    doc = expand(doc)  # block uses become plain layers, still located at their lines
     spec = validate_document(doc)
     return lower(spec, doc, Path(path), check_values=check_values)
 
