@@ -264,7 +264,7 @@ class _Expander:
                 name = None
             elif name is not None and name in local:
                 first_at = "a block input" if block else "a model input"
-                for j, (other, other_path) in enumerate(items[:i]):
+                for j, (_, other_path) in enumerate(items[:i]):
                     if named[j] == name:
                         first_at = f"the item at {self.line(other_path)}"
                 self.error(
@@ -444,9 +444,7 @@ class _Expander:
                 if error["type"] == "extra_forbidden":
                     message = f"unknown field '{error['loc'][-1]}' of a block use"
                     hint = "allowed: block, name, inputs, with, repeat"
-                    self.error(
-                        f"{_label(path)}: {message}", sub, hint, context=context, key=True
-                    )
+                    self.error(f"{_label(path)}: {message}", sub, hint, context=context, key=True)
                 else:
                     self.error(f"{_label(sub)}: {message}", sub, context=context)
             return None
@@ -471,7 +469,7 @@ class _Expander:
                     key=True,
                 )
             params[key] = value
-        missing = [p for p, default in block.params.items() if default is None and p not in use.with_]
+        missing = [p for p, v in block.params.items() if v is None and p not in use.with_]
         for param in missing:
             self.error(
                 f"block '{use.block}' needs parameter '{param}' (it has no default)",

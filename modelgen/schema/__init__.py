@@ -161,9 +161,7 @@ def _layer_kind_diagnostic(path: tuple[Any, ...], item: Any, doc: LocatedDocumen
         )
     kinds = [key for key in item if key not in LAYER_ITEM_KEYS]
     if not kinds:
-        return Diagnostic(
-            f"{where_label}: the layer names no layer kind", doc.where(path), example
-        )
+        return Diagnostic(f"{where_label}: the layer names no layer kind", doc.where(path), example)
     unknown = [k for k in kinds if k not in REGISTRY]
     if unknown:
         key = unknown[0]
