@@ -343,3 +343,27 @@ def test_resnet50_with_blocks_validates_fast_with_keras_parameter_count(tmp_path
     assert g.total_params == 25_636_712
     assert "conv5_block3_out" in {n.name for n in g.nodes}
     assert seconds < 0.5, f"{seconds:.3f} s"
+
+
+def test_both_targets_name_the_expanded_layers(tmp_path):
+    from modelgen.build import generate
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        HEADER
+        + BOTTLENECK
+        + textwrap.dedent("""\
+        model:
+          inputs: {image: {shape: [8, 8, 3]}}
+          layers:
+            - {name: stage2_block1, block: bottleneck, with: {filters: 2, expanded: 4}}
+            - {global_avg_pool2d: {}}
+            - {dense: {units: 3}}
+        """),
+        encoding="utf-8",
+    )
+    _, keras_code = generate(path, "keras")
+    _, tf_code = generate(path, "tf")
+    assert 'name="stage2_block1_conv1"' in keras_code
+    assert 'tf.name_scope("stage2_block1_conv1")' in tf_code
+    assert 'w["stage2_block1_shortcut/kernel"]' in tf_code
