@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,26 +23,47 @@ from modelgen.errors import Diagnostic, Location, SpecError, did_you_mean
 from modelgen.schema import validate_document
 from modelgen.schema.spec import MAX_REPEAT, Block, BlockUse, Spec, layer_kind_of
 
-__all__ = ["expand", "ExpandedDocument", "MAX_LAYERS"]
+__all__ = ["expand", "ExpandedDocument", "UseSummary", "MAX_LAYERS", "MAX_VALUES", "MAX_NESTING"]
 
 #: A parameter reference: a string that is exactly ``$name``.
 PARAM = re.compile(r"^\$([A-Za-z][A-Za-z0-9_]{0,63})$")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 #: As many layers as ``model.layers`` may hold.
 MAX_LAYERS = 10_000
+#: Values (scalars, lists, mappings) the expanded layer items may hold in all: a block whose
+#: parameter is a long list, repeated many times, must not make validation take minutes.
+MAX_VALUES = 200_000
+#: Blocks inside blocks, outermost included.
+MAX_NESTING = 16
 MODEL_LAYERS = ("model", "layers")
+
+
+@dataclass(frozen=True)
+class UseSummary:
+    """One instance of a block used in ``model.layers`` (for `modelgen validate`)."""
+
+    name: str  # the instance's name: stage2_block1
+    block: str
+    line: int  # the line of the use
+    layers: tuple[str, ...]  # the names of its layers, nested blocks' included
 
 
 class ExpandedDocument(LocatedDocument):
     """A document whose ``model.layers`` were expanded from another's: item ``j`` was written
-    at ``moved[j] = (path in the source, context)``; every other path is the source's."""
+    at ``moved[j] = (path in the source, context)``; every other path is the source's.
+    ``uses`` lists the instances of blocks in the model's list, in order."""
 
     def __init__(
-        self, data: Any, source: LocatedDocument, moved: dict[int, tuple[Path_, str]]
+        self,
+        data: Any,
+        source: LocatedDocument,
+        moved: dict[int, tuple[Path_, str]],
+        uses: list[UseSummary],
     ) -> None:
         super().__init__(data=data, file=source.file, values=source.values, keys=source.keys)
         self.source = source
         self.moved = moved
+        self.uses = uses
 
     def _moved(self, path: Path_) -> tuple[Path_, str] | None:
         if len(path) >= 3 and path[:2] == MODEL_LAYERS and isinstance(path[2], int):
@@ -76,19 +97,34 @@ def expand(doc: LocatedDocument) -> LocatedDocument:
     return _Expander(doc, spec).run()
 
 
-def _substitute(value: Any, params: dict[str, Any]) -> Any:
-    """``value`` with every string ``$name`` of ``params`` replaced by its value (a copy)."""
+def _substitute(value: Any, params: dict[str, Any], count: list[int]) -> Any:
+    """``value`` with every string ``$name`` of ``params`` replaced by a copy of its value;
+    adds the number of values of the result to ``count[0]``."""
     if isinstance(value, str):
         match = PARAM.match(value)
         if match and match.group(1) in params:
             found = params[match.group(1)]
-            return copy.deepcopy(found) if isinstance(found, dict | list) else found
+            if isinstance(found, dict | list):
+                count[0] += _size(found)
+                return copy.deepcopy(found)
+            value = found
+        count[0] += 1
         return value
+    count[0] += 1
     if isinstance(value, dict):
-        return {k: _substitute(v, params) for k, v in value.items()}
+        return {k: _substitute(v, params, count) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, params) for v in value]
+        return [_substitute(v, params, count) for v in value]
     return value
+
+
+def _size(value: Any) -> int:
+    """How many values ``value`` holds, itself included."""
+    if isinstance(value, dict):
+        return 1 + sum(_size(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_size(v) for v in value)
+    return 1
 
 
 def _references(value: Any, path: Path_ = ()):
@@ -135,6 +171,8 @@ class _Expander:
         #: Every name in the model's namespace: model inputs, layers, uses -> what it is.
         self.owner: dict[str, str] = {}
         self.stack: list[str] = []  # the blocks being expanded, outermost first
+        self.values = [0]  # values in the expanded items so far (see MAX_VALUES)
+        self.uses: list[UseSummary] = []
 
     # ------------------------------------------------------------ reporting
     def where(self, path: Path_, context: str = "", key: bool = False) -> Location | None:
@@ -171,7 +209,7 @@ class _Expander:
         output = model.get("output")
         if isinstance(output, str) and env.get(output):
             new_model["output"] = env[output]
-        return ExpandedDocument(dict(data, model=new_model), self.doc, self.moved)
+        return ExpandedDocument(dict(data, model=new_model), self.doc, self.moved, self.uses)
 
     def _check_definitions(self) -> None:
         """What is wrong with a block whatever its use: a `$name` it does not declare, a use of
@@ -203,7 +241,14 @@ class _Expander:
 
         def visit(name: str, trail: list[str]) -> None:
             for used, path in edges[name]:
-                if used in trail:
+                if len(trail) >= MAX_NESTING and used not in trail:
+                    self.error(
+                        f"blocks nest more than {MAX_NESTING} deep here "
+                        f"({' -> '.join(trail[:3])} -> ... -> {used})",
+                        path,
+                        "use fewer levels of blocks inside blocks",
+                    )
+                elif used in trail:
                     cycle = trail[trail.index(used) :] + [used]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
@@ -515,13 +560,26 @@ class _Expander:
         if use.block in self.stack:
             self.error(f"block '{use.block}' uses itself", path + ("block",), context=context)
             return None
+        if len(self.stack) >= MAX_NESTING:  # reached only through `block: $param` names
+            self.error(
+                f"blocks nest more than {MAX_NESTING} deep",
+                path + ("block",),
+                "use fewer levels of blocks inside blocks",
+                context=context,
+            )
+            return None
         if missing:
             return None
         here = str(replace(self.doc.where(path), context=""))
         inner = f"in block '{use.block}' used at {here}" + (f", {context}" if context else "")
         out: str | None = None
         for instance in instances or [name]:
+            start = len(self.out)
             out = self._instance(use.block, params, prefix + instance + "_", sources, inner)
+            if not self.stack:
+                line = self.doc.where(path).line
+                names = tuple(item.get("name", "") for item in self.out[start:])
+                self.uses.append(UseSummary(instance, use.block, line, names))
             if instance != name:
                 env[instance] = out or ""
             if out is None:
@@ -537,9 +595,19 @@ class _Expander:
         self.stack.append(name)
         try:
             items = [
-                (_substitute(item, params), ("blocks", name, "layers", k))
+                (_substitute(item, params, self.values), ("blocks", name, "layers", k))
                 for k, item in enumerate(self.raw[name]["layers"])
             ]
+            if self.values[0] > MAX_VALUES:
+                raise SpecError(
+                    [
+                        Diagnostic(
+                            f"the blocks expand to more than {MAX_VALUES} values",
+                            self.where(("blocks", name), context),
+                            "use fewer repeats or shorter parameter lists",
+                        )
+                    ]
+                )
             env: dict[str, str | None] = dict(zip(block.inputs, sources))
             last = self._expand_list(
                 items, prefix=prefix, context=context, env=env, first=sources, block=name

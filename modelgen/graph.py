@@ -96,6 +96,8 @@ class Graph:
     features: dict[str, str]
     seeds_used: int
     data: DataInfo = field(default_factory=DataInfo)
+    #: The instances of blocks used in model.layers, in order (modelgen.blocks.UseSummary).
+    block_uses: list[Any] = field(default_factory=list)
 
     @property
     def activation_bytes_per_example(self) -> int:
@@ -332,6 +334,7 @@ def lower(
             ("data", "label"),
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
+    graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
             f"the training data takes {format_bytes(graph.data_bytes)} as model inputs "

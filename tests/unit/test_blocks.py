@@ -10,6 +10,7 @@ import pytest
 
 from modelgen.errors import SpecError
 from modelgen.graph import Graph, compile_file
+from modelgen.summary import summary
 
 HEADER = """\
 name: t
@@ -64,6 +65,10 @@ def test_the_issue_example_expands_with_readable_names(tmp_path):
             - {dense: {units: 10}}
         """,
     )
+    lines = summary(g).splitlines()
+    assert "Blocks: 3 instances, 18 of the 21 layers" in lines
+    assert "  stage2_block1  bottleneck  line 24  6 layers  276 params" in lines
+    assert "  stage2_block3  bottleneck  line 25  6 layers  436 params" in lines
     by_name = {n.name: n for n in g.nodes}
     # repeat numbers on after the stage2_block1 that the list already holds
     for i in (1, 2, 3):
@@ -367,3 +372,37 @@ def test_both_targets_name_the_expanded_layers(tmp_path):
     assert 'name="stage2_block1_conv1"' in keras_code
     assert 'tf.name_scope("stage2_block1_conv1")' in tf_code
     assert 'w["stage2_block1_shortcut/kernel"]' in tf_code
+
+
+def test_deeply_nested_blocks_are_refused_without_a_traceback(tmp_path):
+    chain = "".join(f"  b{i}: {{layers: [{{block: b{i + 1}}}]}}\n" for i in range(200))
+    text = errors(
+        tmp_path,
+        "blocks:\n" + chain + "  b200: {layers: [{dense: {units: 3}}]}\n"
+        "model:\n  inputs: {x: {shape: [4]}}\n  layers:\n    - {block: b0}\n",
+    )
+    assert "blocks nest more than 16 deep here (b0 -> b1 -> b2 -> ... -> b16)" in text
+
+
+def test_a_block_named_by_a_parameter_cannot_recurse(tmp_path):
+    text = errors(
+        tmp_path,
+        "blocks:\n  a: {params: {inner: a}, layers: [{dense: {units: 3}}, {block: $inner}]}\n"
+        + ONE_INPUT
+        + "    - {block: a}\n",
+    )
+    assert "block 'a' uses itself (in block 'a' used at spec.yaml:" in text
+
+
+def test_long_list_parameters_repeated_are_bounded(tmp_path):
+    shape = "[" + ", ".join(["1"] * 2000) + "]"
+    start = time.perf_counter()
+    text = errors(
+        tmp_path,
+        "blocks:\n  a:\n    params: {s: null}\n    layers: [{reshape: {target_shape: $s}}]\n"
+        "  b: {params: {s: null}, layers: [{block: a, with: {s: $s}, repeat: 1000}]}\n"
+        + ONE_INPUT
+        + f"    - {{block: b, with: {{s: {shape}}}}}\n",
+    )
+    assert "the blocks expand to more than 200000 values" in text
+    assert time.perf_counter() - start < 5
