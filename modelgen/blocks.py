@@ -491,6 +491,9 @@ class _Expander:
                     hint = "allowed: block, name, inputs, with, repeat"
                     self.error(f"{_label(path)}: {message}", sub, hint, context=context, key=True)
                 else:
+                    value = error.get("input")
+                    if not isinstance(value, dict | list) and error["type"] != "missing":
+                        message += f", got {value!r}"
                     self.error(f"{_label(sub)}: {message}", sub, context=context)
             return None
         if use.block not in self.blocks:

@@ -406,3 +406,23 @@ def test_long_list_parameters_repeated_are_bounded(tmp_path):
     )
     assert "the blocks expand to more than 200000 values" in text
     assert time.perf_counter() - start < 5
+
+
+def test_a_nested_use_is_checked_after_substitution(tmp_path):
+    text = errors(
+        tmp_path,
+        "blocks:\n"
+        "  a: {params: {n: 2}, layers: [{block: c, repeat: $n}]}\n"
+        "  c: {layers: [{dense: {units: 3}}]}\n" + ONE_INPUT + "    - {block: a, with: {n: 0}}\n",
+    )
+    assert (
+        "spec.yaml:6:51: error: blocks.a.layers[0].repeat: input should be greater than or equal"
+        " to 1, got 0 (in block 'a' used at spec.yaml:11:7)"
+    ) in text.splitlines()
+    g = compile_text(
+        tmp_path,
+        "blocks:\n"
+        "  a: {params: {n: 2}, layers: [{block: c, repeat: $n}]}\n"
+        "  c: {layers: [{dense: {units: 3}}]}\n" + ONE_INPUT + "    - {block: a, with: {n: 3}}\n",
+    )
+    assert [n.name for n in g.nodes] == ["a_c1_dense", "a_c2_dense", "a_c3_dense"]
