@@ -28,6 +28,8 @@ __all__ = ["expand", "ExpandedDocument", "UseSummary", "MAX_LAYERS", "MAX_VALUES
 #: A parameter reference: a string that is exactly ``$name``.
 PARAM = re.compile(r"^\$([A-Za-z][A-Za-z0-9_]{0,63})$")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: A name inside a block: always prefixed with its use's, so it may start with a digit.
+LOCAL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 #: As many layers as ``model.layers`` may hold.
 MAX_LAYERS = 10_000
 #: Values (scalars, lists, mappings) the expanded layer items may hold in all: a block whose
@@ -297,13 +299,16 @@ class _Expander:
         named: list[str | None] = []
         uses: dict[int, list[str]] = {}  # item index -> its instance names
         local: set[str] = set(env)
+        pattern = LOCAL_NAME if block else NAME
         for i, (item, path) in enumerate(items):
             name = item.get("name") if isinstance(item, dict) else None
-            if name is not None and (not isinstance(name, str) or not NAME.match(name)):
+            if name is not None and (not isinstance(name, str) or not pattern.match(name)):
                 self.error(
                     f"{_label(path + ('name',))}: {name!r} is not a valid name",
                     path + ("name",),
-                    "a name starts with a letter and holds only letters, digits and '_'",
+                    "a name in a block holds only letters, digits and '_' (64 at most)"
+                    if block
+                    else "a name starts with a letter and holds only letters, digits and '_'",
                     context=context,
                 )
                 name = None

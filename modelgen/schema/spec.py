@@ -41,6 +41,9 @@ Identifier = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$"),
 ]
+#: A name inside a block (a layer's, an input's): it is always prefixed with the use's name,
+#: so it may start with a digit, as Keras names the layers of its blocks (`conv2_block1_1_conv`).
+LocalName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 MAX_SEED = 2**31 - 3
@@ -247,14 +250,15 @@ class Block(Strict):
         description="parameter names and their defaults (null: the use must give it); a string "
         "`$name` anywhere in the layers becomes the value",
     )
-    inputs: Annotated[list[Identifier], Field(min_length=1, max_length=64)] = Field(
+    inputs: Annotated[list[LocalName], Field(min_length=1, max_length=64)] = Field(
         ["x"], description="the block's input names, which its layers may take"
     )
     layers: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10_000)] = Field(
-        description="layer items as in model.layers (names local to the block; inputs default "
-        "to the previous layer, the first to the block input) or uses of other blocks"
+        description="layer items as in model.layers (names local to the block, which may start "
+        "with a digit; inputs default to the previous layer, the first to the block input) or "
+        "uses of other blocks"
     )
-    output: Identifier | None = Field(
+    output: LocalName | None = Field(
         None, description="the layer whose output is the block's (default: the last)"
     )
 

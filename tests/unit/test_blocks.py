@@ -426,3 +426,21 @@ def test_a_nested_use_is_checked_after_substitution(tmp_path):
         "  c: {layers: [{dense: {units: 3}}]}\n" + ONE_INPUT + "    - {block: a, with: {n: 3}}\n",
     )
     assert [n.name for n in g.nodes] == ["a_c1_dense", "a_c2_dense", "a_c3_dense"]
+
+
+def test_names_in_a_block_may_start_with_a_digit_as_keras_names_them(tmp_path):
+    g = compile_text(
+        tmp_path,
+        "blocks:\n  b:\n    inputs: [0_in]\n    layers:\n"
+        "      - {name: 1_conv, dense: {units: 3}}\n"
+        "      - {name: 2_out, add: {}, inputs: [1_conv, 1_conv]}\n"
+        "    output: 2_out\n" + ONE_INPUT + "    - {name: conv2_block1, block: b}\n",
+    )
+    assert [n.name for n in g.nodes] == ["conv2_block1_1_conv", "conv2_block1_2_out"]
+    text = errors(
+        tmp_path,
+        "blocks:\n  b: {layers: [{dense: {units: 3}}]}\n"
+        + ONE_INPUT
+        + "    - {name: 1b, block: b}\n",
+    )
+    assert "model.layers[0].name: '1b' is not a valid name" in text
