@@ -31,11 +31,16 @@ class Diagnostic:
     location: Location | None = None
     hint: str | None = None
 
+    def __post_init__(self) -> None:
+        # The message names how its line was reached (a layer of a block: where the block was
+        # used), so every reader of a diagnostic (the text, `--format json`) has it.
+        context = self.location.context if self.location else ""
+        if context and not self.message.endswith(f"({context})"):
+            object.__setattr__(self, "message", f"{self.message} ({context})")
+
     def format(self) -> str:
         where = f"{self.location}: " if self.location else ""
         text = f"{where}error: {self.message}"
-        if self.location and self.location.context:
-            text += f" ({self.location.context})"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

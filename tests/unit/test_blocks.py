@@ -444,3 +444,11 @@ def test_names_in_a_block_may_start_with_a_digit_as_keras_names_them(tmp_path):
         + "    - {name: 1b, block: b}\n",
     )
     assert "model.layers[0].name: '1b' is not a valid name" in text
+
+
+def test_the_context_is_part_of_the_message_itself(tmp_path):
+    with pytest.raises(SpecError) as info:
+        compile_text(tmp_path, BAD_VALUE)
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.message.endswith(f"(in block 'res' used at {tmp_path / 'spec.yaml'}:16:7)")
+    assert diagnostic.location.line == 9  # the block's line
