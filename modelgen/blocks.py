@@ -30,6 +30,8 @@ PARAM = re.compile(r"^\$([A-Za-z][A-Za-z0-9_]{0,63})$")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 #: A name inside a block: always prefixed with its use's, so it may start with a digit.
 LOCAL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+#: The fields of an item that hold names of its list, checked there rather than by the schema.
+LOCAL_KEYS = ("name", "inputs")
 #: As many layers as ``model.layers`` may hold.
 MAX_LAYERS = 10_000
 #: Values (scalars, lists, mappings) the expanded layer items may hold in all: a block whose
@@ -357,7 +359,9 @@ class _Expander:
                 if block is None and name is not None:
                     for claimed in (name, *uses.get(i, ())):
                         self._own(claimed, path, context, f"the block use at {self.line(path)}")
-                out = self._use(item, path, name, uses.get(i, []), previous, context, env, prefix)
+                out = self._use(
+                    item, path, name, uses.get(i, []), previous, context, env, prefix, i == 0
+                )
                 if name is not None:
                     env[name] = out or ""  # "": the use failed, already reported
                 previous = [out] if out else None
@@ -483,10 +487,11 @@ class _Expander:
         context: str,
         env: dict[str, str | None],
         prefix: str,
+        first_item: bool,
     ) -> str | None:
         """Expand one ``block:`` item; returns the global name of its output."""
-        try:
-            use = BlockUse.model_validate(item)
+        try:  # (its name and inputs are local names, checked by the list and by _resolve)
+            use = BlockUse.model_validate({k: v for k, v in item.items() if k not in LOCAL_KEYS})
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 sub = path + tuple(error["loc"])
@@ -530,13 +535,18 @@ class _Expander:
                 f"add `with: {{{param}: VALUE}}` to the use",
                 context=context,
             )
-        where_inputs = path + (("inputs",) if use.inputs is not None else ())
-        if use.inputs is not None:
+        given = item.get("inputs")
+        where_inputs = path + (("inputs",) if given is not None else ())
+        if given is not None:
             block_name = self.stack[-1] if self.stack else None
-            sources = self._resolve(use.inputs, path, env, context, block_name)
+            sources = self._resolve(given, path, env, context, block_name)
             sources = [sources] if isinstance(sources, str) else sources
+            if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+                return None  # reported by _resolve
         elif previous is not None:
             sources = previous
+        elif not first_item:
+            return None  # the item before it failed, and was reported
         else:
             model_inputs = list(self.doc.data["model"]["inputs"])
             self.error(

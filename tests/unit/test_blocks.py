@@ -452,3 +452,29 @@ def test_the_context_is_part_of_the_message_itself(tmp_path):
     (diagnostic,) = info.value.diagnostics
     assert diagnostic.message.endswith(f"(in block 'res' used at {tmp_path / 'spec.yaml'}:16:7)")
     assert diagnostic.location.line == 9  # the block's line
+
+
+def test_a_nested_use_takes_local_names_that_start_with_a_digit(tmp_path):
+    g = compile_text(
+        tmp_path,
+        "blocks:\n"
+        "  inner: {layers: [{name: 1_fc, dense: {units: 3}}]}\n"
+        "  outer:\n    layers:\n"
+        "      - {name: 0_fc, dense: {units: 4}}\n"
+        "      - {name: 1_se, block: inner, inputs: 0_fc}\n"
+        "      - {name: 2_fc, dense: {units: 3}, inputs: [1_se]}\n"
+        + ONE_INPUT
+        + "    - {name: b1, block: outer}\n",
+    )
+    assert [n.name for n in g.nodes] == ["b1_0_fc", "b1_1_se_1_fc", "b1_2_fc"]
+    assert [n.inputs for n in g.nodes] == [["x"], ["b1_0_fc"], ["b1_1_se_1_fc"]]
+    text = errors(
+        tmp_path,
+        "blocks:\n"
+        "  inner: {layers: [{dense: {units: 3}}]}\n"
+        "  outer: {layers: [{block: inner, inputs: [5]}, {block: inner}]}\n"
+        + ONE_INPUT
+        + "    - {block: outer}\n",
+    )
+    assert "blocks.outer.layers[0].inputs: expected a name or a list of names" in text
+    assert text.count("error:") == 1, text
