@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgen._yaml import LocatedDocument, load_yaml_file
+from modelgen.blocks import expand
 from modelgen.datasets import DataInfo, inspect_data, resolve, shown
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
@@ -100,6 +101,8 @@ class Graph:
     features: dict[str, str]
     seeds_used: int
     data: DataInfo = field(default_factory=DataInfo)
+    #: The instances of blocks used in model.layers, in order (modelgen.blocks.UseSummary).
+    block_uses: list[Any] = field(default_factory=list)
 
     @property
     def activation_bytes_per_example(self) -> int:
@@ -207,6 +210,7 @@ def compile_file(
             node = node.setdefault(key, {}) if isinstance(node, dict) else node
         if isinstance(node, dict):
             node[last] = value
+    doc = expand(doc)  # block uses become plain layers, still located at their lines
     spec = validate_document(doc)
     return lower(spec, doc, Path(path), check_values=check_values)
 
@@ -344,6 +348,7 @@ def lower(
             ("data", "label"),
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
+    graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
             f"the training data takes {format_bytes(graph.data_bytes)} as model inputs "

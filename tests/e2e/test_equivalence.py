@@ -358,9 +358,77 @@ CASES |= {
     for path in sorted(ZOO.glob("*_small.yaml"))
     if path.stem in ZOO_READY
 }
+# Reusable blocks: expanded before lowering, so both targets see plain layers named
+# <use><i>_<layer>; a repeated residual block (conv, batch_norm, a skip add) and a block that
+# uses another (with $param values passed down and a dropout inside).
+CASES["blocks-residual-repeat"] = _with(
+    _with(
+        _with(BASE, "model.inputs", {"x": {"shape": [6, 6, 2]}}),
+        "blocks",
+        {
+            "res": {
+                "params": {"filters": None, "kernel": 3},
+                "layers": [
+                    {
+                        "name": "conv1",
+                        "conv2d": {
+                            "filters": "$filters",
+                            "kernel_size": "$kernel",
+                            "padding": "same",
+                        },
+                    },
+                    {"name": "bn1", "batch_norm": {}},
+                    {"name": "relu1", "activation": {"activation": "relu"}},
+                    {"name": "conv2", "conv2d": {"filters": "$filters", "kernel_size": 1}},
+                    {"name": "add", "add": {}, "inputs": ["x", "conv2"]},
+                    {"name": "out", "activation": {"activation": "relu"}},
+                ],
+            }
+        },
+    ),
+    "model.layers",
+    [
+        {"name": "stem", "conv2d": {"filters": 4, "kernel_size": 3, "padding": "same"}},
+        {"name": "stage1_block1", "block": "res", "with": {"filters": 4, "kernel": 1}},
+        {"name": "stage1_block", "block": "res", "with": {"filters": 4}, "repeat": 2},
+        {"global_avg_pool2d": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["blocks-nested"] = _with(
+    _with(
+        BASE,
+        "blocks",
+        {
+            "gate": {
+                "params": {"units": None, "rate": 0.25},
+                "layers": [
+                    {"name": "fc", "dense": {"units": "$units", "activation": "tanh"}},
+                    {"name": "drop", "dropout": {"rate": "$rate"}},
+                ],
+            },
+            "unit": {
+                "params": {"width": 6},
+                "layers": [
+                    {"name": "norm", "layer_norm": {}},
+                    {"name": "se", "block": "gate", "with": {"units": "$width"}},
+                    {"name": "out", "add": {}, "inputs": ["x", "se"]},
+                ],
+            },
+        },
+    ),
+    "model.layers",
+    [
+        {"name": "enc", "block": "unit", "repeat": 2},
+        {"name": "head", "block": "gate", "with": {"units": 3, "rate": 0.0}, "inputs": "enc"},
+        {"dense": {"units": 3}},
+    ],
+)
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
-INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-")))
+INIT_CASES = sorted(
+    c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-", "blocks-"))
+)
 
 
 def _run_jobs(jobs: list[dict[str, Any]], folder: Path) -> None:
