@@ -5,6 +5,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     conv1d,
     conv2d,
     dense,
+    depthwise_conv2d,
     dropout,
     embedding,
     merging,
