@@ -4,6 +4,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
     conv1d,
     conv2d,
+    conv2d_transpose,
     dense,
     depthwise_conv2d,
     dropout,
@@ -12,6 +13,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     normalization,
     pooling,
     reshaping,
+    separable_conv2d,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable
 

@@ -26,7 +26,7 @@ import pytest
 
 from modelgen.build import generate
 from modelgen.layers import REGISTRY
-from tests.specs import base_spec, fanout_spec, kind_spec, write_spec
+from tests.specs import CONV_CASES, base_spec, fanout_spec, kind_spec, write_spec
 
 pytestmark = pytest.mark.slow
 STEPS = 20
@@ -212,34 +212,8 @@ CASES |= {
     }.items()
 }
 
-
-def _kind_with(kind: str, shape: tuple[int, ...] | None = None, **params: Any) -> dict[str, Any]:
-    """The ``kind-<kind>`` model with some of the layer's parameters (and its input) changed."""
-    spec = kind_spec(kind)
-    spec["model"]["layers"][0][kind].update(params)
-    if shape is not None:
-        spec["model"]["inputs"]["x"]["shape"] = list(shape)
-    return spec
-
-
 # Convolution options: strides, multipliers, dilation, penalties, biases of size 1.
-CASES |= {
-    "depthwise-strides2-multiplier2": _kind_with(
-        "depthwise_conv2d", (7, 7, 3), strides=2, depth_multiplier=2, padding="valid"
-    ),
-    "init-depthwise-dilation-l2": _kind_with(
-        "depthwise_conv2d",
-        (8, 8, 2),
-        kernel_size=[3, 2],
-        dilation_rate=2,
-        l2=0.01,
-        depthwise_initializer="he_normal",
-        bias_initializer="ones",
-    ),
-    "depthwise-one-channel": _kind_with(
-        "depthwise_conv2d", (6, 6, 1), strides=[2, 1], activation="tanh"
-    ),
-}
+CASES |= CONV_CASES
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-")))

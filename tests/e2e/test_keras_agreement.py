@@ -10,15 +10,20 @@ import pytest
 from modelgen.build import generate
 from modelgen.layers import REGISTRY
 from tests.conftest import EXAMPLES
-from tests.specs import kind_spec, write_spec
+from tests.specs import CONV_CASES, kind_spec, write_spec
 
 pytestmark = pytest.mark.slow
 SPECS = [("kind", kind) for kind in sorted(REGISTRY)] + [("example", p) for p in EXAMPLES]
+SPECS += [("case", name) for name in sorted(CONV_CASES)]
 
 
 @pytest.mark.parametrize(("source", "item"), SPECS, ids=[str(s[1]).split("/")[-1] for s in SPECS])
 def test_shapes_and_parameters_match_keras(tmp_path: Path, source: str, item):
-    spec_path = item if source == "example" else write_spec(tmp_path, kind_spec(item))
+    if source == "example":
+        spec_path = item
+    else:
+        spec = kind_spec(item) if source == "kind" else CONV_CASES[item]
+        spec_path = write_spec(tmp_path, spec)
     graph, code = generate(spec_path, "keras", tmp_path)
     program = tmp_path / "train_keras.py"
     program.write_text(code, encoding="utf-8")
