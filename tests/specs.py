@@ -171,6 +171,25 @@ CONV_CASES: dict[str, dict[str, Any]] = {
         kernel_initializer="he_uniform",
         bias_initializer="ones",
     ),
+    "conv2d-groups2-strides2": kind_with(
+        "conv2d", (7, 7, 4), filters=6, groups=2, strides=2, kernel_size=[3, 2]
+    ),
+    "init-conv2d-groups-per-channel": kind_with(
+        "conv2d",
+        (6, 6, 3),
+        filters=3,
+        groups=3,
+        dilation_rate=2,
+        l2=0.01,
+        kernel_initializer="he_normal",
+    ),
+    "conv1d-groups2-strides2": kind_with("conv1d", (9, 4), filters=6, groups=2, strides=2),
+    "conv1d-causal-dilation": kind_with(
+        "conv1d", padding="causal", dilation_rate=2, kernel_size=3, activation="tanh"
+    ),
+    "conv1d-causal-strides2-groups3": kind_with(
+        "conv1d", (9, 3), padding="causal", strides=2, groups=3, filters=3, use_bias=False
+    ),
     "depthwise-one-channel": kind_with(
         "depthwise_conv2d", (6, 6, 1), strides=[2, 1], activation="tanh"
     ),
