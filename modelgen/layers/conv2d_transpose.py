@@ -15,9 +15,8 @@ from modelgen.layers.base import (
     WeightedParams,
     pair,
     register,
-    require_rank,
 )
-from modelgen.layers.conv_common import Dilation, Padding, Window
+from modelgen.layers.conv_common import Dilation, Padding, Window, require_images
 
 Offset = Annotated[int, Field(ge=0, le=MAX_SIZE)]
 
@@ -70,7 +69,7 @@ class Conv2DTranspose(LayerKind):
     @staticmethod
     def output_shape(p: Conv2DTransposeParams, inputs: list[Shape]) -> Shape:
         (shape,) = inputs
-        require_rank(shape, 3, "images (height, width, channels)")
+        require_images(shape)
         kernel, strides = pair(p.kernel_size, "kernel_size"), pair(p.strides, "strides")
         if p.dilation_rate > 1 and strides != (1, 1):
             raise ShapeError(

@@ -19,7 +19,14 @@ from modelgen.layers.base import (
     require_rank,
 )
 
-__all__ = ["BiasActivationParams", "Dilation", "Padding", "Window", "spatial_output_2d"]
+__all__ = [
+    "BiasActivationParams",
+    "Dilation",
+    "Padding",
+    "Window",
+    "require_images",
+    "spatial_output_2d",
+]
 
 #: An int (both axes) or [height, width].
 Window = Size | Annotated[list[Size], Field(min_length=2, max_length=2)]
@@ -47,6 +54,15 @@ class BiasActivationParams(LayerParams):
     )
 
 
+def require_images(shape: Shape) -> None:
+    """Raise a ShapeError, with a hint either way, unless ``shape`` is (height, width, channels)."""
+    try:
+        require_rank(shape, 3, "images (height, width, channels)")
+    except ShapeError as exc:
+        hint = exc.hint or "give the input the shape [height, width, channels] (a `reshape`)"
+        raise ShapeError(exc.message, hint) from None
+
+
 def spatial_output_2d(
     shape: Shape,
     kernel_size: int | list[int],
@@ -56,7 +72,7 @@ def spatial_output_2d(
 ) -> tuple[int, int]:
     """(height, width) a 2-D convolution makes of images ``shape`` (Keras' rule), or a
     ShapeError when the input is not an image or the window does not fit."""
-    require_rank(shape, 3, "images (height, width, channels)")
+    require_images(shape)
     (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size"), pair(strides, "strides")
     if dilation > 1 and (sh, sw) != (1, 1):
         raise ShapeError("dilation_rate > 1 needs strides 1", "use strides: 1 or dilation_rate: 1")
