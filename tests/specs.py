@@ -190,6 +190,15 @@ CONV_CASES: dict[str, dict[str, Any]] = {
     "conv1d-causal-strides2-groups3": kind_with(
         "conv1d", (9, 3), padding="causal", strides=2, groups=3, filters=3, use_bias=False
     ),
+    "depthwise-strides2-dilation2-same": kind_with(
+        "depthwise_conv2d", (9, 8, 3), strides=2, dilation_rate=2, depth_multiplier=2
+    ),
+    "separable-strides-dilation2-valid": kind_with(
+        "separable_conv2d", (9, 8, 3), strides=[2, 1], dilation_rate=2, padding="valid"
+    ),
+    "separable-strides2-dilation2-same": kind_with(
+        "separable_conv2d", (8, 9, 2), strides=2, dilation_rate=2, kernel_size=[2, 3]
+    ),
     "depthwise-one-channel": kind_with(
         "depthwise_conv2d", (6, 6, 1), strides=[2, 1], activation="tanh"
     ),

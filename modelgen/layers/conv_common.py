@@ -69,12 +69,14 @@ def spatial_output_2d(
     strides: int | list[int],
     padding: str,
     dilation: int,
+    strided_dilation: bool = False,
 ) -> tuple[int, int]:
     """(height, width) a 2-D convolution makes of images ``shape`` (Keras' rule), or a
-    ShapeError when the input is not an image or the window does not fit."""
+    ShapeError when the input is not an image or the window does not fit. Only kinds that
+    allow ``strided_dilation`` (Keras' depthwise ones) take dilation with strides > 1."""
     require_images(shape)
     (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size"), pair(strides, "strides")
-    if dilation > 1 and (sh, sw) != (1, 1):
+    if dilation > 1 and (sh, sw) != (1, 1) and not strided_dilation:
         raise ShapeError("dilation_rate > 1 needs strides 1", "use strides: 1 or dilation_rate: 1")
     h = conv_output_length(shape[0], kh, sh, padding, dilation)
     w = conv_output_length(shape[1], kw, sw, padding, dilation)

@@ -39,7 +39,7 @@ class DepthwiseConv2DParams(BiasActivationParams):
     dilation_rate: Dilation = Field(
         1,
         description="spacing between the window's taps along both axes (dilated convolution); "
-        "> 1 needs strides 1",
+        "with strides > 1, computed as Keras computes it (stride 1, then subsampled)",
     )
     depthwise_initializer: Initializer = Field(
         "glorot_uniform", description="how the kernel's starting values are drawn (seeded)"
@@ -57,7 +57,9 @@ class DepthwiseConv2D(LayerKind):
     @staticmethod
     def output_shape(p: DepthwiseConv2DParams, inputs: list[Shape]) -> Shape:
         (shape,) = inputs
-        h, w = spatial_output_2d(shape, p.kernel_size, p.strides, p.padding, p.dilation_rate)
+        h, w = spatial_output_2d(
+            shape, p.kernel_size, p.strides, p.padding, p.dilation_rate, strided_dilation=True
+        )
         return (h, w, shape[-1] * p.depth_multiplier)
 
     @staticmethod

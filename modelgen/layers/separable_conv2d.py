@@ -40,7 +40,7 @@ class SeparableConv2DParams(BiasActivationParams):
     dilation_rate: Dilation = Field(
         1,
         description="spacing between the depthwise window's taps along both axes; "
-        "> 1 needs strides 1",
+        "with strides > 1, computed as Keras computes it (stride 1, then subsampled)",
     )
     depthwise_initializer: Initializer = Field(
         "glorot_uniform",
@@ -63,7 +63,9 @@ class SeparableConv2D(LayerKind):
     @staticmethod
     def output_shape(p: SeparableConv2DParams, inputs: list[Shape]) -> Shape:
         (shape,) = inputs
-        h, w = spatial_output_2d(shape, p.kernel_size, p.strides, p.padding, p.dilation_rate)
+        h, w = spatial_output_2d(
+            shape, p.kernel_size, p.strides, p.padding, p.dilation_rate, strided_dilation=True
+        )
         return (h, w, p.filters)
 
     @staticmethod
