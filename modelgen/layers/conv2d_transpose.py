@@ -75,7 +75,9 @@ class Conv2DTranspose(LayerKind):
             raise ShapeError(
                 "dilation_rate > 1 needs strides 1", "use strides: 1 or dilation_rate: 1"
             )
-        extras = (None, None) if p.output_padding is None else pair(p.output_padding, "")
+        extras = (
+            (None, None) if p.output_padding is None else pair(p.output_padding, "output_padding")
+        )
         out = []
         for axis in range(2):
             k, s, extra = kernel[axis], strides[axis], extras[axis]
