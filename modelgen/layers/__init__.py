@@ -6,7 +6,9 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     borders,
     conv1d,
     conv2d,
+    conv2d_transpose,
     dense,
+    depthwise_conv2d,
     dropout,
     embedding,
     global_pooling,
@@ -15,6 +17,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     pooling,
     preprocessing,
     reshaping,
+    separable_conv2d,
     upsampling,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable

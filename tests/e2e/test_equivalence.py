@@ -27,7 +27,7 @@ import yaml
 
 from modelgen.build import generate
 from modelgen.layers import REGISTRY
-from tests.specs import base_spec, fanout_spec, kind_spec, write_spec
+from tests.specs import CONV_CASES, base_spec, fanout_spec, kind_spec, write_spec
 
 pytestmark = pytest.mark.slow
 STEPS = 20
@@ -424,6 +424,8 @@ CASES["blocks-nested"] = _with(
         {"dense": {"units": 3}},
     ],
 )
+# Convolution options: strides, multipliers, dilation, penalties, biases of size 1.
+CASES |= CONV_CASES
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
