@@ -59,6 +59,10 @@ class Node:
     #: Seed index of each random variable initializer, and of the layer itself (dropout).
     variable_seeds: dict[str, int] = field(default_factory=dict)
     seed: int | None = None
+    #: For a layer that adapts: the model input its statistics come from, and the
+    #: (scale, offset) of each rescaling between that input and the layer, in order.
+    adapt_input: str | None = None
+    adapt_rescalings: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def param_count(self) -> int:
@@ -234,6 +238,7 @@ def lower(
         raise SpecError(problems)
 
     shapes = {i.name: (i.shape, i.dtype) for i in inputs}
+    layers_by_name = {n.name: n for n in order}
     seed_counter = 0
     for node in order:
         if any(src not in shapes for src in node.inputs):
@@ -256,15 +261,26 @@ def lower(
                 key=True,
             )
             continue
-        if kind.adapts(node.params) and node.inputs[0] not in {i.name for i in inputs}:
-            error(
-                f"layer '{node.name}' ({node.kind}) learns from the training features, so it "
-                f"must read a model input, not layer '{node.inputs[0]}'",
-                where,
-                "put it first, on the input, or give its statistics (mean and variance)",
-                key=True,
-            )
-            continue
+        if kind.adapts(node.params):
+            # Statistics come from the training features, rescaled as the model rescales them
+            # (EfficientNet normalizes x / 255); any other layer before it would need training.
+            source, rescalings = node.inputs[0], []
+            while source in layers_by_name and layers_by_name[source].kind == "rescaling":
+                p = layers_by_name[source].params
+                rescalings.insert(0, (p.scale, p.offset))
+                source = layers_by_name[source].inputs[0]
+            if source in {i.name for i in inputs}:
+                node.adapt_input, node.adapt_rescalings = source, rescalings
+            else:
+                error(
+                    f"layer '{node.name}' ({node.kind}) learns from the training features, so it "
+                    f"must read a model input (through rescaling layers only), not layer "
+                    f"'{source}'",
+                    where,
+                    "put it first, on the input, or give its statistics (mean and variance)",
+                    key=True,
+                )
+                continue
         try:
             node.shape = kind.output_shape(node.params, in_shapes)
             node.variables = kind.variables(node.params, in_shapes)

@@ -1,8 +1,10 @@
 """rescaling and normalization: Keras' numeric preprocessing layers, inside the model.
 
 A `normalization` without `mean` and `variance` learns them before training from the
-training features (Keras' ``adapt``), so it must read a model input directly; the statistics
-are non-trainable weights, saved with the others and replaced by a ``--init-weights`` load.
+training features (Keras' ``adapt``), so it must read a model input, directly or through
+``rescaling`` layers (the statistics are then those of the rescaled features: EfficientNet
+normalizes x / 255). The statistics are non-trainable weights, saved with the others and
+replaced by a ``--init-weights`` load.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class NormalizationParams(LayerParams):
         None,
         description="the mean to subtract: one number, or one per entry of `axis`; with "
         "`variance`. Default: learned from the training features before training, as Keras' "
-        "adapt() computes it (the layer must then read a model input)",
+        "adapt() computes it (the layer must then read a model input, directly or through "
+        "rescaling layers)",
     )
     variance: Finite | Annotated[list[Finite], Field(min_length=1)] | None = Field(
         None,

@@ -31,7 +31,8 @@ from tests.specs import CONV_CASES, base_spec, fanout_spec, kind_spec, write_spe
 
 pytestmark = pytest.mark.slow
 STEPS = 20
-ZOO_READY = {"vgg_small"}  # the small zoo variants whose layer kinds exist
+# the small zoo variants whose layer kinds exist
+ZOO_READY = {"vgg_small", "resnet_small", "densenet_small", "efficientnet_small"}
 
 
 def _with(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
