@@ -33,7 +33,7 @@ MAX_DEPTH = 800
 MAX_TRAINING_BYTES = 256 * 1024**3
 #: The generated programs hold the whole training set in memory (as float32 or int32).
 MAX_DATA_BYTES = 64 * 1024**3
-RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
+RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform", "orthogonal")
 
 
 @dataclass(frozen=True)

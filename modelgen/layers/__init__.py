@@ -10,6 +10,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     merging,
     normalization,
     pooling,
+    recurrent,
     reshaping,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable

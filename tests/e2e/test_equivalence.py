@@ -211,9 +211,50 @@ CASES |= {
         "sgd-clipvalue": {"type": "sgd", "clipvalue": 0.001},
     }.items()
 }
+
+
+def _recurrent(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Recurrent layers over 5 steps of 3 features, then a dense head."""
+    spec = _with(BASE, "model.inputs", {"x": {"shape": [5, 3]}})
+    head = [{"flatten": {}}] if next(iter(layers[-1].values())).get("return_sequences") else []
+    return _with(spec, "model.layers", [*layers, *head, {"dense": {"units": 3}}])
+
+
+# Recurrent layers: each kind with and without return_sequences, dropout on the inputs and on
+# the state (Keras then computes each gate on its own), GRU's reset gate before the product.
+CASES |= {
+    "rnn-simple-dropout": _recurrent(
+        {"simple_rnn": {"units": 4, "dropout": 0.3, "recurrent_dropout": 0.2}}
+    ),
+    "rnn-simple-relu-seq": _recurrent(
+        {"simple_rnn": {"units": 1, "activation": "relu", "return_sequences": True}}
+    ),
+    "rnn-lstm-seq-dropout": _recurrent(
+        {"lstm": {"units": 4, "return_sequences": True, "dropout": 0.25}}
+    ),
+    "rnn-lstm-recurrent-dropout": _recurrent(
+        {"lstm": {"units": 4, "dropout": 0.2, "recurrent_dropout": 0.3, "unit_forget_bias": False}}
+    ),
+    "rnn-lstm-no-bias-recurrent-dropout": _recurrent(
+        {"lstm": {"units": 3, "use_bias": False, "recurrent_dropout": 0.3}}
+    ),
+    "rnn-gru-reset-before": _recurrent({"gru": {"units": 4, "reset_after": False}}),
+    "rnn-gru-dropout": _recurrent({"gru": {"units": 4, "dropout": 0.3}}),
+    "rnn-gru-recurrent-dropout": _recurrent(
+        {"gru": {"units": 4, "dropout": 0.2, "recurrent_dropout": 0.3, "return_sequences": True}}
+    ),
+    "rnn-gru-reset-before-recurrent-dropout": _recurrent(
+        {"gru": {"units": 4, "reset_after": False, "recurrent_dropout": 0.3, "use_bias": False}}
+    ),
+    "rnn-stacked": _recurrent(
+        {"lstm": {"units": 4, "return_sequences": True, "recurrent_activation": "tanh"}},
+        {"gru": {"units": 3, "activation": "relu", "reset_after": False}},
+    ),
+}
+
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
-INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-")))
+INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "rnn-")))
 
 
 def _run_jobs(jobs: list[dict[str, Any]], folder: Path) -> None:
