@@ -2,6 +2,7 @@
 
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
+    bidirectional,
     conv1d,
     conv2d,
     dense,

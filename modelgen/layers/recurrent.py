@@ -51,7 +51,7 @@ class RecurrentParams(LayerParams):
 
 
 class SimpleRNNParams(RecurrentParams):
-    pass
+    """The parameters of a `simple_rnn` layer."""
 
 
 class GatedParams(RecurrentParams):
@@ -61,12 +61,16 @@ class GatedParams(RecurrentParams):
 
 
 class LSTMParams(GatedParams):
+    """The parameters of an `lstm` layer."""
+
     unit_forget_bias: bool = Field(
         True, description="start the forget gate's bias at 1 (the other biases at 0)"
     )
 
 
 class GRUParams(GatedParams):
+    """The parameters of a `gru` layer."""
+
     reset_after: bool = Field(
         True,
         description="apply the reset gate after the recurrent matrix product (Keras' and "

@@ -216,7 +216,7 @@ CASES |= {
 def _recurrent(*layers: dict[str, Any]) -> dict[str, Any]:
     """Recurrent layers over 5 steps of 3 features, then a dense head."""
     spec = _with(BASE, "model.inputs", {"x": {"shape": [5, 3]}})
-    head = [{"flatten": {}}] if next(iter(layers[-1].values())).get("return_sequences") else []
+    head = [{"flatten": {}}] if "'return_sequences': True" in repr(layers[-1]) else []
     return _with(spec, "model.layers", [*layers, *head, {"dense": {"units": 3}}])
 
 
@@ -249,6 +249,29 @@ CASES |= {
     "rnn-stacked": _recurrent(
         {"lstm": {"units": 4, "return_sequences": True, "recurrent_activation": "tanh"}},
         {"gru": {"units": 3, "activation": "relu", "reset_after": False}},
+    ),
+    # Bidirectional: both directions start from the same seeds (Keras copies the config).
+    "rnn-bi-lstm-sum": _recurrent(
+        {"bidirectional": {"layer": {"lstm": {"units": 4}}, "merge_mode": "sum"}}
+    ),
+    "rnn-bi-gru-mul-seq": _recurrent(
+        {
+            "bidirectional": {
+                "layer": {"gru": {"units": 4, "return_sequences": True, "dropout": 0.2}},
+                "merge_mode": "mul",
+            }
+        }
+    ),
+    "rnn-bi-simple-ave-seq": _recurrent(
+        {
+            "bidirectional": {
+                "layer": {"simple_rnn": {"units": 3, "return_sequences": True, "use_bias": False}},
+                "merge_mode": "ave",
+            }
+        }
+    ),
+    "rnn-bi-lstm-concat-recurrent-dropout": _recurrent(
+        {"bidirectional": {"layer": {"lstm": {"units": 3, "recurrent_dropout": 0.2}}}}
     ),
 }
 
