@@ -317,10 +317,10 @@ def _layer_section(section: Section, names: _Types) -> list[str]:
         else:
             out.append("No parameters: write `{}`.")
         out.append("")
-        for field, info in params.model_fields.items():  # mappings inside the parameters
+        for key, info in params.model_fields.items():  # mappings inside the parameters
             inner = _strip(info.annotation)
             if _is_model(inner):
-                out += [f"##### `{kind}.{field}` ({inner.__name__})", ""]
+                out += [f"##### `{kind}.{key}` ({inner.__name__})", ""]
                 out += [*_table(_fields(inner), names), ""]
     return out
 
