@@ -58,6 +58,12 @@ class Node:
     #: Seed index of each random variable initializer, and of the layer itself (dropout).
     variable_seeds: dict[str, int] = field(default_factory=dict)
     seed: int | None = None
+    #: Padding masks (see ``_flow_masks``): the name of the ``embedding`` layer with
+    #: ``mask_zero: true`` whose mask (``ids != 0``, shape (batch, steps)) this layer's input
+    #: carries and the layer applies (recurrent layers skip those steps), and the one its output
+    #: carries on to the next layers; None when there is none.
+    mask_in: str | None = None
+    mask_out: str | None = None
 
     @property
     def param_count(self) -> int:
@@ -274,6 +280,7 @@ def lower(
     by_name = {n.name: n for n in order}
     output = by_name[spec.model.output] if spec.model.output else nodes[-1]
     _check_unused(spec, inputs, order, output, error)
+    _flow_masks(order, output, error)
     order = _keras_order(order, output)
     total = sum(n.param_count for n in order)
     if total > MAX_PARAMS:
@@ -342,6 +349,67 @@ def lower(
     if problems:
         raise SpecError(problems)
     return graph
+
+
+#: Kinds that pass a padding mask on unchanged without using it (Keras: ``supports_masking``
+#: and the default ``compute_mask``).
+MASK_PASSES = frozenset({"dense", "dropout", "activation", "layer_norm"})
+#: Kinds that skip masked steps (Keras' ``rnn()`` with a mask) and pass the mask on only with
+#: ``return_sequences``.
+MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional"})
+#: Kinds without mask support in Keras: it drops the mask there (with a warning) and so do we.
+MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
+
+
+def _flow_masks(order: list[Node], output: Node, error) -> None:
+    """Follow each ``mask_zero`` embedding's padding mask through the layers, as Keras attaches
+    it to tensors: set ``mask_in``/``mask_out`` on every node it reaches. A mask reaching a
+    layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging layers,
+    global_avg_pool1d...), or the model's output (Keras would weight the loss by it), is an
+    error. Only a layer's first input passes its mask, as in Keras."""
+    masks: dict[str, str] = {}
+    for node in order:
+        if node.kind == "embedding" and node.params.mask_zero:
+            node.mask_out = masks[node.name] = node.name
+            continue
+        incoming = [masks[src] for src in node.inputs if src in masks]
+        if not incoming:
+            continue
+        where = node.path + (node.kind,)
+        hint = (
+            "put the mask's user (an lstm, gru, simple_rnn or bidirectional layer) before it, "
+            "or drop `mask_zero` from the embedding"
+        )
+        if node.kind in MASK_DROPS:
+            continue
+        if node.kind not in MASK_PASSES | MASK_USERS or masks.get(node.inputs[0]) is None:
+            error(
+                f"layer '{node.name}' ({node.kind}) gets the padding mask of embedding "
+                f"'{incoming[0]}' (mask_zero), which modelgen cannot apply there yet",
+                where,
+                hint,
+                key=True,
+            )
+            continue
+        node.mask_in = masks[node.inputs[0]]
+        keeps = node.kind in MASK_PASSES or _returns_sequences(node)
+        if keeps:
+            node.mask_out = masks[node.name] = node.mask_in
+        if node.kind in MASK_PASSES:
+            node.mask_in = None  # passed on, not used
+    if output.mask_out is not None:
+        error(
+            f"the output '{output.name}' carries the padding mask of embedding "
+            f"'{output.mask_out}' (mask_zero); Keras would weight the loss by it",
+            output.path + (output.kind,),
+            "end with a recurrent layer without return_sequences, or drop `mask_zero`",
+            key=True,
+        )
+
+
+def _returns_sequences(node: Node) -> bool:
+    params = node.params.layer.params if node.kind == "bidirectional" else node.params
+    return bool(params.return_sequences)
 
 
 def _longest_path(order: list[Node]) -> int:

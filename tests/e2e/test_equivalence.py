@@ -274,6 +274,35 @@ CASES |= {
         {"bidirectional": {"layer": {"lstm": {"units": 3, "recurrent_dropout": 0.2}}}}
     ),
 }
+# Padding masks: ids 0 are padding (the synthetic ids include zeros); recurrent layers skip them.
+MASKED = _with(
+    _with(BASE, "model.inputs", {"ids": {"shape": [6], "dtype": "int32"}}),
+    "model.layers",
+    [
+        {"embedding": {"input_dim": 4, "output_dim": 3, "mask_zero": True}},
+        {"dropout": {"rate": 0.2}},
+        {"dense": {"units": 4, "activation": "tanh"}},
+        {"lstm": {"units": 4}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES |= {
+    "mask-lstm": MASKED,
+    "mask-gru-stacked": _with(
+        _with(MASKED, "model.layers.3", {"gru": {"units": 4, "return_sequences": True}}),
+        "model.layers.4",
+        {"simple_rnn": {"units": 3, "dropout": 0.1}},
+    ),
+    "mask-bidirectional-seq": _with(
+        _with(
+            MASKED,
+            "model.layers.3",
+            {"bidirectional": {"layer": {"lstm": {"units": 3, "return_sequences": True}}}},
+        ),
+        "model.layers.4",
+        {"gru": {"units": 3, "recurrent_dropout": 0.2}},
+    ),
+}
 
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
