@@ -354,9 +354,10 @@ def lower(
 #: Kinds that pass a padding mask on unchanged without using it (Keras: ``supports_masking``
 #: and the default ``compute_mask``).
 MASK_PASSES = frozenset({"dense", "dropout", "activation", "layer_norm"})
-#: Kinds that skip masked steps (Keras' ``rnn()`` with a mask) and pass the mask on only with
-#: ``return_sequences``.
-MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional"})
+#: Kinds that use the mask: recurrent layers skip masked steps (Keras' ``rnn()`` with a mask)
+#: and pass the mask on only with ``return_sequences``; global_avg_pool1d averages the kept
+#: steps and ends the mask.
+MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional", "global_avg_pool1d"})
 #: Kinds without mask support in Keras: it drops the mask there (with a warning) and so do we.
 MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
 
@@ -364,8 +365,8 @@ MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
 def _flow_masks(order: list[Node], output: Node, error) -> None:
     """Follow each ``mask_zero`` embedding's padding mask through the layers, as Keras attaches
     it to tensors: set ``mask_in``/``mask_out`` on every node it reaches. A mask reaching a
-    layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging layers,
-    global_avg_pool1d...), or the model's output (Keras would weight the loss by it), is an
+    layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging
+    layers...), or the model's output (Keras would weight the loss by it), is an
     error. Only a layer's first input passes its mask, as in Keras."""
     masks: dict[str, str] = {}
     for node in order:
@@ -377,7 +378,8 @@ def _flow_masks(order: list[Node], output: Node, error) -> None:
             continue
         where = node.path + (node.kind,)
         hint = (
-            "put the mask's user (an lstm, gru, simple_rnn or bidirectional layer) before it, "
+            "put a layer that uses the mask (lstm, gru, simple_rnn, bidirectional or "
+            "global_avg_pool1d) before it, "
             "or drop `mask_zero` from the embedding"
         )
         if node.kind in MASK_DROPS:
@@ -408,6 +410,8 @@ def _flow_masks(order: list[Node], output: Node, error) -> None:
 
 
 def _returns_sequences(node: Node) -> bool:
+    if node.kind == "global_avg_pool1d":
+        return False
     params = node.params.layer.params if node.kind == "bidirectional" else node.params
     return bool(params.return_sequences)
 

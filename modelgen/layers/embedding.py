@@ -13,7 +13,8 @@ class EmbeddingParams(LayerParams):
     output_dim: Size = Field(description="length of each id's vector")
     mask_zero: bool = Field(
         False,
-        description="treat id 0 as padding: recurrent layers after it skip those steps (the "
+        description="treat id 0 as padding: recurrent layers after it skip those steps and "
+        "global_avg_pool1d leaves them out of its mean (the "
         "mask passes through dense, dropout, activation and layer_norm; flatten, reshape and "
         "convolutions drop it, as in Keras)",
     )

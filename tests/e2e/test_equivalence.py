@@ -293,6 +293,7 @@ CASES |= {
         "model.layers.4",
         {"simple_rnn": {"units": 3, "dropout": 0.1}},
     ),
+    "mask-global-avg-pool": _with(MASKED, "model.layers.3", {"global_avg_pool1d": {}}),
     "mask-bidirectional-seq": _with(
         _with(
             MASKED,

@@ -124,3 +124,14 @@ def test_generated_recurrent_code_is_ruff_clean(tmp_path: Path, masked: bool) ->
     check = ["check", *settings, "--select", style.LINT_RULES, "--output-format", "concise"]
     result = subprocess.run([style.ruff_binary(), *check, *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_global_avg_pool1d_uses_the_mask_and_ends_it(tmp_path: Path) -> None:
+    layers = [
+        {"embedding": {"input_dim": 9, "output_dim": 3, "mask_zero": True}},
+        {"global_avg_pool1d": {}},
+    ]
+    pool = _graph(tmp_path, _spec(layers, ids=True)).nodes[1]
+    assert (pool.kind, pool.mask_in, pool.mask_out) == ("global_avg_pool1d", "embedding", None)
+    code = generate(write_spec(tmp_path, _spec(layers, ids=True)), "tf", tmp_path)[1]
+    assert "tf.where(keep, embedding, 0.0)" in code
