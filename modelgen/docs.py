@@ -228,7 +228,7 @@ class _Types:
                 return self.layers
             models = [m for m in stripped if _is_model(m)]
             if models and len(models) == len(members):
-                return self.link[models[0]]
+                return self.name(models[0])
             return " or ".join(self.name(m) for m in members)
         if origin is typing.Literal:
             return _choices(args)
@@ -239,6 +239,8 @@ class _Types:
             bounds = _bounds(dict, meta)
             key, value = self.name(args[0]), self.name(args[1])
             return "mapping" + (f" ({bounds})" if bounds else "") + f" of {key} to {value}"
+        if _is_model(tp) and tp not in self.link:  # a mapping inside a layer's parameters
+            return f"mapping ({_clean(tp.__doc__ or tp.__name__).rstrip('.')})"
         if _is_model(tp):
             return self.link[tp]
         if tp is str and any(getattr(m, "pattern", None) == _IDENTIFIER_PATTERN for m in meta):
@@ -318,6 +320,11 @@ def _layer_section(section: Section, names: _Types) -> list[str]:
         else:
             out.append("No parameters: write `{}`.")
         out.append("")
+        for key, info in params.model_fields.items():  # mappings inside the parameters
+            inner = _strip(info.annotation)
+            if _is_model(inner):
+                out += [f"##### `{kind}.{key}` ({inner.__name__})", ""]
+                out += [*_table(_fields(inner), names), ""]
     if s.BlockUse in section.models:
         out += [
             "#### `block`: a use of a block (BlockUse)",

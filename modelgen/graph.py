@@ -34,7 +34,7 @@ MAX_DEPTH = 800
 MAX_TRAINING_BYTES = 256 * 1024**3
 #: The generated programs hold the whole training set in memory (as float32 or int32).
 MAX_DATA_BYTES = 64 * 1024**3
-RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform")
+RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,12 @@ class Node:
     #: (scale, offset) of each rescaling between that input and the layer, in order.
     adapt_input: str | None = None
     adapt_rescalings: list[tuple[float, float]] = field(default_factory=list)
+    #: Padding masks (see ``_flow_masks``): the name of the ``embedding`` layer with
+    #: ``mask_zero: true`` whose mask (``ids != 0``, shape (batch, steps)) this layer's input
+    #: carries and the layer applies (recurrent layers skip those steps), and the one its output
+    #: carries on to the next layers; None when there is none.
+    mask_in: str | None = None
+    mask_out: str | None = None
 
     @property
     def param_count(self) -> int:
@@ -308,6 +314,7 @@ def lower(
     by_name = {n.name: n for n in order}
     output = by_name[spec.model.output] if spec.model.output else nodes[-1]
     _check_unused(spec, inputs, order, output, error)
+    _flow_masks(order, output, error)
     order = _keras_order(order, output)
     total = sum(n.param_count for n in order)
     if total > MAX_PARAMS:
@@ -377,6 +384,71 @@ def lower(
     if problems:
         raise SpecError(problems)
     return graph
+
+
+#: Kinds that pass a padding mask on unchanged without using it (Keras: ``supports_masking``
+#: and the default ``compute_mask``).
+MASK_PASSES = frozenset({"dense", "dropout", "activation", "layer_norm"})
+#: Kinds that use the mask: recurrent layers skip masked steps (Keras' ``rnn()`` with a mask)
+#: and pass the mask on only with ``return_sequences``; global_avg_pool1d averages the kept
+#: steps and ends the mask.
+MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional", "global_avg_pool1d"})
+#: Kinds without mask support in Keras: it drops the mask there (with a warning) and so do we.
+MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
+
+
+def _flow_masks(order: list[Node], output: Node, error) -> None:
+    """Follow each ``mask_zero`` embedding's padding mask through the layers, as Keras attaches
+    it to tensors: set ``mask_in``/``mask_out`` on every node it reaches. A mask reaching a
+    layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging
+    layers...), or the model's output (Keras would weight the loss by it), is an
+    error. Only a layer's first input passes its mask, as in Keras."""
+    masks: dict[str, str] = {}
+    for node in order:
+        if node.kind == "embedding" and node.params.mask_zero:
+            node.mask_out = masks[node.name] = node.name
+            continue
+        incoming = [masks[src] for src in node.inputs if src in masks]
+        if not incoming:
+            continue
+        where = node.path + (node.kind,)
+        hint = (
+            "put a layer that uses the mask (lstm, gru, simple_rnn, bidirectional or "
+            "global_avg_pool1d) before it, "
+            "or drop `mask_zero` from the embedding"
+        )
+        if node.kind in MASK_DROPS:
+            continue
+        if node.kind not in MASK_PASSES | MASK_USERS or masks.get(node.inputs[0]) is None:
+            error(
+                f"layer '{node.name}' ({node.kind}) gets the padding mask of embedding "
+                f"'{incoming[0]}' (mask_zero), which modelgen cannot apply there yet",
+                where,
+                hint,
+                key=True,
+            )
+            continue
+        node.mask_in = masks[node.inputs[0]]
+        keeps = node.kind in MASK_PASSES or _returns_sequences(node)
+        if keeps:
+            node.mask_out = masks[node.name] = node.mask_in
+        if node.kind in MASK_PASSES:
+            node.mask_in = None  # passed on, not used
+    if output.mask_out is not None:
+        error(
+            f"the output '{output.name}' carries the padding mask of embedding "
+            f"'{output.mask_out}' (mask_zero); Keras would weight the loss by it",
+            output.path + (output.kind,),
+            "end with a recurrent layer without return_sequences, or drop `mask_zero`",
+            key=True,
+        )
+
+
+def _returns_sequences(node: Node) -> bool:
+    if node.kind == "global_avg_pool1d":
+        return False
+    params = node.params.layer.params if node.kind == "bidirectional" else node.params
+    return bool(params.return_sequences)
 
 
 def _longest_path(order: list[Node]) -> int:

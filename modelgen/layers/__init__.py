@@ -3,6 +3,7 @@
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
     augmentation,
+    bidirectional,
     borders,
     conv1d,
     conv2d,
@@ -16,6 +17,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     normalization,
     pooling,
     preprocessing,
+    recurrent,
     reshaping,
     separable_conv2d,
     upsampling,

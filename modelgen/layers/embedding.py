@@ -1,4 +1,7 @@
-"""embedding: map integer ids to learned vectors."""
+"""embedding: map integer ids to learned vectors.
+
+With ``mask_zero`` the layer also makes Keras' padding mask ``ids != 0``; how it flows to later
+layers is decided in ``modelgen/graph.py`` (``_flow_masks``)."""
 
 from pydantic import Field
 
@@ -8,6 +11,13 @@ from modelgen.layers.base import LayerKind, LayerParams, Shape, Size, Variable, 
 class EmbeddingParams(LayerParams):
     input_dim: Size = Field(description="vocabulary size: every id must lie in [0, input_dim)")
     output_dim: Size = Field(description="length of each id's vector")
+    mask_zero: bool = Field(
+        False,
+        description="treat id 0 as padding: recurrent layers after it skip those steps and "
+        "global_avg_pool1d leaves them out of its mean (the "
+        "mask passes through dense, dropout, activation and layer_norm; flatten, reshape and "
+        "convolutions drop it, as in Keras)",
+    )
 
 
 @register

@@ -427,10 +427,106 @@ CASES["blocks-nested"] = _with(
 )
 # Convolution options: strides, multipliers, dilation, penalties, biases of size 1.
 CASES |= CONV_CASES
+
+
+def _recurrent(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Recurrent layers over 5 steps of 3 features, then a dense head."""
+    spec = _with(BASE, "model.inputs", {"x": {"shape": [5, 3]}})
+    head = [{"flatten": {}}] if "'return_sequences': True" in repr(layers[-1]) else []
+    return _with(spec, "model.layers", [*layers, *head, {"dense": {"units": 3}}])
+
+
+# Recurrent layers: each kind with and without return_sequences, dropout on the inputs and on
+# the state (Keras then computes each gate on its own), GRU's reset gate before the product.
+CASES |= {
+    "rnn-simple-dropout": _recurrent(
+        {"simple_rnn": {"units": 4, "dropout": 0.3, "recurrent_dropout": 0.2}}
+    ),
+    "rnn-simple-relu-seq": _recurrent(
+        {"simple_rnn": {"units": 1, "activation": "relu", "return_sequences": True}}
+    ),
+    "rnn-lstm-seq-dropout": _recurrent(
+        {"lstm": {"units": 4, "return_sequences": True, "dropout": 0.25}}
+    ),
+    "rnn-lstm-recurrent-dropout": _recurrent(
+        {"lstm": {"units": 4, "dropout": 0.2, "recurrent_dropout": 0.3, "unit_forget_bias": False}}
+    ),
+    "rnn-lstm-no-bias-recurrent-dropout": _recurrent(
+        {"lstm": {"units": 3, "use_bias": False, "recurrent_dropout": 0.3}}
+    ),
+    "rnn-gru-reset-before": _recurrent({"gru": {"units": 4, "reset_after": False}}),
+    "rnn-gru-dropout": _recurrent({"gru": {"units": 4, "dropout": 0.3}}),
+    "rnn-gru-recurrent-dropout": _recurrent(
+        {"gru": {"units": 4, "dropout": 0.2, "recurrent_dropout": 0.3, "return_sequences": True}}
+    ),
+    "rnn-gru-reset-before-recurrent-dropout": _recurrent(
+        {"gru": {"units": 4, "reset_after": False, "recurrent_dropout": 0.3, "use_bias": False}}
+    ),
+    "rnn-stacked": _recurrent(
+        {"lstm": {"units": 4, "return_sequences": True, "recurrent_activation": "tanh"}},
+        {"gru": {"units": 3, "activation": "relu", "reset_after": False}},
+    ),
+    # Bidirectional: both directions start from the same seeds (Keras copies the config).
+    "rnn-bi-lstm-sum": _recurrent(
+        {"bidirectional": {"layer": {"lstm": {"units": 4}}, "merge_mode": "sum"}}
+    ),
+    "rnn-bi-gru-mul-seq": _recurrent(
+        {
+            "bidirectional": {
+                "layer": {"gru": {"units": 4, "return_sequences": True, "dropout": 0.2}},
+                "merge_mode": "mul",
+            }
+        }
+    ),
+    "rnn-bi-simple-ave-seq": _recurrent(
+        {
+            "bidirectional": {
+                "layer": {"simple_rnn": {"units": 3, "return_sequences": True, "use_bias": False}},
+                "merge_mode": "ave",
+            }
+        }
+    ),
+    "rnn-bi-lstm-concat-recurrent-dropout": _recurrent(
+        {"bidirectional": {"layer": {"lstm": {"units": 3, "recurrent_dropout": 0.2}}}}
+    ),
+}
+# Padding masks: ids 0 are padding (the synthetic ids include zeros); recurrent layers skip them.
+MASKED = _with(
+    _with(BASE, "model.inputs", {"ids": {"shape": [6], "dtype": "int32"}}),
+    "model.layers",
+    [
+        {"embedding": {"input_dim": 4, "output_dim": 3, "mask_zero": True}},
+        {"dropout": {"rate": 0.2}},
+        {"dense": {"units": 4, "activation": "tanh"}},
+        {"lstm": {"units": 4}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES |= {
+    "mask-lstm": MASKED,
+    "mask-gru-stacked": _with(
+        _with(MASKED, "model.layers.3", {"gru": {"units": 4, "return_sequences": True}}),
+        "model.layers.4",
+        {"simple_rnn": {"units": 3, "dropout": 0.1}},
+    ),
+    "mask-global-avg-pool": _with(MASKED, "model.layers.3", {"global_avg_pool1d": {}}),
+    "mask-bidirectional-seq": _with(
+        _with(
+            MASKED,
+            "model.layers.3",
+            {"bidirectional": {"layer": {"lstm": {"units": 3, "return_sequences": True}}}},
+        ),
+        "model.layers.4",
+        {"gru": {"units": 3, "recurrent_dropout": 0.2}},
+    ),
+}
+
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
-    c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-", "blocks-"))
+    c
+    for c in CASES
+    if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-", "blocks-", "rnn-"))
 )
 
 
