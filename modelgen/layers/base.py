@@ -38,7 +38,27 @@ Shape = tuple[int, ...]
 MAX_SIZE = 1_000_000
 Size = Annotated[int, Field(gt=0, le=MAX_SIZE)]
 
-Activation = Literal["linear", "relu", "gelu", "sigmoid", "tanh", "softmax", "silu", "leaky_relu"]
+#: Activation names, as Keras spells them (``swish`` and ``hard_swish`` are Keras' own aliases of
+#: ``silu`` and ``hard_silu``; both targets compute an alias exactly as the name it stands for).
+Activation = Literal[
+    "linear",
+    "relu",
+    "relu6",
+    "gelu",
+    "sigmoid",
+    "hard_sigmoid",
+    "tanh",
+    "softmax",
+    "silu",
+    "swish",
+    "hard_silu",
+    "hard_swish",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "softplus",
+    "mish",
+]
 Initializer = Literal["glorot_uniform", "he_normal", "he_uniform", "zeros", "ones"]
 
 

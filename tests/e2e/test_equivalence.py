@@ -64,9 +64,37 @@ CASES: dict[str, dict[str, Any]] = {f"kind-{kind}": kind_spec(kind) for kind in 
 # A tensor read by two layers gets the sum of two gradients, which both targets must add in the
 # same order: around every kind, its input and its output each have a second reader.
 CASES |= {f"fanout-{kind}": fanout_spec(kind) for kind in sorted(REGISTRY)}
-CASES |= {
-    f"activation-{a}": _activation(a) for a in ("gelu", "sigmoid", "tanh", "silu", "leaky_relu")
-}
+ACTIVATIONS = ("gelu", "sigmoid", "tanh", "silu", "leaky_relu", "relu6", "hard_sigmoid", "elu")
+ACTIVATIONS += ("selu", "softplus", "mish", "hard_silu", "swish", "hard_swish")
+CASES |= {f"activation-{a}": _activation(a) for a in ACTIVATIONS}
+# The activation kind with Keras' ReLU options (keras.layers.ReLU / LeakyReLU), one after another.
+CASES["activation-relu-options"] = _with(
+    BASE,
+    "model.layers",
+    [
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "max_value": 6}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "max_value": 0.5}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "negative_slope": 0.1}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "threshold": 0.05, "max_value": 6}},
+        {"dense": {"units": 8}},
+        {
+            "activation": {
+                "activation": "relu",
+                "negative_slope": 0.2,
+                "max_value": 1.5,
+                "threshold": 0.02,
+            }
+        },
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "negative_slope": 0.3, "max_value": 6}},
+        {"activation": {"activation": "leaky_relu", "negative_slope": 0.3}},
+        {"dense": {"units": 3}},
+    ],
+)
 CASES |= {
     "init-he": _with(
         _with(BASE, "model.layers.0.dense.kernel_initializer", "he_normal"),
