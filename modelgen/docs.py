@@ -213,6 +213,8 @@ class _Types:
             for model in section.models:
                 self.link.setdefault(model, f"[{_title(section)}](#{_slug(_heading(section))})")
         self.layers = next(f"[layer items](#{_slug(_heading(p))})" for p in parts if p.layers)
+        for model in _param_models():
+            self.link.setdefault(model, f"[{_code(_keys(model))}](#{_slug(_param_heading(model))})")
 
     def name(self, tp: Any, meta: list[Any] | None = None) -> str:
         meta = list(meta or [])
@@ -226,7 +228,7 @@ class _Types:
             if stripped and all(m in _LAYER_ITEMS for m in stripped):
                 return self.layers
             models = [m for m in stripped if _is_model(m)]
-            if models and len(models) == len(members):
+            if models and len(models) == len(members) and models[0] in self.link:
                 return self.link[models[0]]
             return " or ".join(self.name(m) for m in members)
         if origin is typing.Literal:
@@ -239,11 +241,48 @@ class _Types:
             key, value = self.name(args[0]), self.name(args[1])
             return "mapping" + (f" ({bounds})" if bounds else "") + f" of {key} to {value}"
         if _is_model(tp):
-            return self.link[tp]
+            return self.link[tp] if tp in self.link else _code(_keys(tp))
         if tp is str and any(getattr(m, "pattern", None) == _IDENTIFIER_PATTERN for m in meta):
             return "name"
         bounds = _bounds(tp, meta)
         return getattr(tp, "__name__", str(tp)) + (f" ({bounds})" if bounds else "")
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The models anywhere in a type (unions, Annotated, lists, mappings)."""
+    tp = _strip(tp)
+    if _is_model(tp):
+        return [tp]
+    return [m for arg in typing.get_args(tp) for m in _models_in(arg)]
+
+
+def _param_models() -> list[type[BaseModel]]:
+    """The mappings nested in layer parameters (initializers, regularizers), first seen first."""
+    found: list[type[BaseModel]] = []
+
+    def visit(model: type[BaseModel]) -> None:
+        for info in model.model_fields.values():
+            for inner in _models_in(info.annotation):
+                if inner not in found:
+                    found.append(inner)
+                    visit(inner)
+
+    for kind in sorted(REGISTRY):
+        visit(REGISTRY[kind].params)
+    return found
+
+
+def _param_heading(model: type[BaseModel]) -> str:
+    return f"Layer parameter mapping {_keys(model)} ({model.__name__})"
+
+
+def _keys(model: type[BaseModel]) -> str:
+    """A mapping no section documents (inside a layer's parameters), shown by its keys."""
+    parts = []
+    for name, info in model.model_fields.items():
+        inner = [m for m in _members(info.annotation) if _is_model(m)]
+        parts.append(f"{name}: {_keys(inner[0])}" if inner else name)
+    return "{" + ", ".join(parts) + "}"
 
 
 def _default(info: FieldInfo) -> str:
@@ -314,6 +353,12 @@ def _layer_section(section: Section, names: _Types) -> list[str]:
             out += _table(_fields(params), names)
         else:
             out.append("No parameters: write `{}`.")
+        out.append("")
+    for model in _param_models():
+        out += [f"#### {_param_heading(model)}", ""]
+        if model.__doc__:
+            out += [_clean(model.__doc__), ""]
+        out += _table(_fields(model), names)
         out.append("")
     return out
 

@@ -209,6 +209,72 @@ CASES |= {
         ],
     ),
 }
+
+
+def _inits(kernel0: Any, kernel1: Any, bias0: Any = "zeros") -> dict[str, Any]:
+    """BASE with the two dense kernels' (and the first bias's) initializers replaced."""
+    spec = _with(BASE, "model.layers.0.dense.kernel_initializer", kernel0)
+    spec = _with(spec, "model.layers.0.dense.bias_initializer", bias0)
+    return _with(spec, "model.layers.1.dense.kernel_initializer", kernel1)
+
+
+CNN = kind_spec("conv2d")
+CASES |= {
+    "init-glorot-normal-lecun": _inits("glorot_normal", "lecun_normal", "lecun_uniform"),
+    "init-variance-scaling": _inits(
+        # EfficientNet's dense initializer; fan_avg uniform; the bare name (Keras' defaults)
+        {
+            "variance_scaling": {
+                "scale": 2.0,
+                "mode": "fan_out",
+                "distribution": "untruncated_normal",
+            }
+        },
+        {"variance_scaling": {"scale": 0.5, "mode": "fan_avg", "distribution": "uniform"}},
+        "variance_scaling",
+    ),
+    "init-variance-scaling-conv": _with(
+        CNN,
+        "model.layers.0.conv2d.kernel_initializer",
+        {"variance_scaling": {"scale": 2.0, "mode": "fan_out"}},  # EfficientNet's conv initializer
+    ),
+    # (6, 8): fewer rows than columns, transposed; (8, 3): more rows
+    "init-orthogonal": _inits("orthogonal", {"orthogonal": {"gain": 0.5}}),
+    "init-orthogonal-conv": _with(CNN, "model.layers.0.conv2d.kernel_initializer", "orthogonal"),
+    "init-random": _inits(
+        {"random_normal": {"mean": 0.1, "stddev": 0.3}},
+        {"truncated_normal": {"stddev": 0.2}},
+        {"random_uniform": {"minval": -0.2, "maxval": 0.3}},
+    ),
+    "init-random-defaults": _inits("random_normal", "truncated_normal", "random_uniform"),
+}
+# Regularizers (Keras' L1, L2, L1L2) on kernels, biases and layer outputs: model.losses sums
+# the activity penalties (per batch, / batch size) before the weight penalties.
+REG_LAYERS = [
+    {
+        "dense": {
+            "units": 8,
+            "activation": "relu",
+            "kernel_regularizer": {"l1": 0.01, "l2": 0.001},
+            "bias_regularizer": {"l1": 0.02},
+            "activity_regularizer": {"l2": 0.01},
+        }
+    },
+    {"dense": {"units": 3, "l2": 0.001, "activity_regularizer": {"l1": 0.001, "l2": 0.0}}},
+]
+CASES |= {
+    "reg-l1l2-bias-activity": _with(BASE, "model.layers", REG_LAYERS),
+    "reg-l1": _with(
+        _with(BASE, "model.layers.0.dense.kernel_regularizer", {"l1": 0.01}),
+        "model.layers.1.dense.bias_regularizer",
+        {"l2": 0.05},
+    ),
+    "reg-activity-conv": _with(
+        _with(CNN, "model.layers.0.conv2d.activity_regularizer", {"l1": 0.001, "l2": 0.001}),
+        "model.layers.0.conv2d.kernel_regularizer",
+        {"l2": 0.01},
+    ),
+}
 # Several steps per compiled call: same numbers, metrics logged once per call.
 # (72 training samples: 3 steps per epoch at batch 24, 5 at batch 16.)
 CASES["steps-per-execution"] = _with(
