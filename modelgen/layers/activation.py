@@ -1,7 +1,8 @@
 """activation: apply an activation function elementwise.
 
 ``relu`` takes Keras' ReLU options (``max_value: 6`` is ReLU6 as MobileNetV2 writes it,
-``keras.layers.ReLU(max_value=6.0)``), ``leaky_relu`` its ``negative_slope``."""
+``keras.layers.ReLU(max_value=6.0)``), ``leaky_relu`` its ``negative_slope``, ``elu`` its
+``alpha``."""
 
 from typing import Annotated
 
@@ -30,12 +31,17 @@ class ActivationParams(LayerParams):
     threshold: NonNegative | None = Field(
         None, description="with relu: inputs at or below it give 0 (default 0)"
     )
+    alpha: NonNegative | None = Field(
+        None,
+        description="with elu: the scale of the negative part (default 1), as keras.layers.ELU",
+    )
 
     @model_validator(mode="after")
     def _options_fit_activation(self) -> "ActivationParams":
         allowed = {"relu": {"max_value", "negative_slope", "threshold"}}
         allowed["leaky_relu"] = {"negative_slope"}
-        for option in ("max_value", "negative_slope", "threshold"):
+        allowed["elu"] = {"alpha"}
+        for option in ("max_value", "negative_slope", "threshold", "alpha"):
             if getattr(self, option) is not None and option not in allowed.get(
                 self.activation, set()
             ):

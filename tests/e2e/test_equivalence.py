@@ -67,7 +67,7 @@ CASES |= {f"fanout-{kind}": fanout_spec(kind) for kind in sorted(REGISTRY)}
 ACTIVATIONS = ("gelu", "sigmoid", "tanh", "silu", "leaky_relu", "relu6", "hard_sigmoid", "elu")
 ACTIVATIONS += ("selu", "softplus", "mish", "hard_silu", "swish", "hard_swish")
 CASES |= {f"activation-{a}": _activation(a) for a in ACTIVATIONS}
-# The activation kind with Keras' ReLU options (keras.layers.ReLU / LeakyReLU), one after another.
+# The activation kind with Keras' options (keras.layers.ReLU / LeakyReLU / ELU), one after another.
 CASES["activation-relu-options"] = _with(
     BASE,
     "model.layers",
@@ -92,6 +92,9 @@ CASES["activation-relu-options"] = _with(
         {"dense": {"units": 8}},
         {"activation": {"activation": "relu", "negative_slope": 0.3, "max_value": 6}},
         {"activation": {"activation": "leaky_relu", "negative_slope": 0.3}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "elu", "alpha": 0.5}},
+        {"activation": {"activation": "elu", "alpha": 1.0}},
         {"dense": {"units": 3}},
     ],
 )
