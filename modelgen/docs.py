@@ -214,6 +214,8 @@ class _Types:
             for model in section.models:
                 self.link.setdefault(model, f"[{_title(section)}](#{_slug(_heading(section))})")
         self.layers = next(f"[layer items](#{_slug(_heading(p))})" for p in parts if p.layers)
+        for model in _param_models():
+            self.link.setdefault(model, f"[{_code(_keys(model))}](#{_slug(_param_heading(model))})")
 
     def name(self, tp: Any, meta: list[Any] | None = None) -> str:
         meta = list(meta or [])
@@ -242,11 +244,48 @@ class _Types:
         if _is_model(tp) and tp not in self.link:  # a mapping inside a layer's parameters
             return f"mapping ({_clean(tp.__doc__ or tp.__name__).rstrip('.')})"
         if _is_model(tp):
-            return self.link[tp]
+            return self.link[tp] if tp in self.link else _code(_keys(tp))
         if tp is str and any(getattr(m, "pattern", None) == _IDENTIFIER_PATTERN for m in meta):
             return "name"
         bounds = _bounds(tp, meta)
         return getattr(tp, "__name__", str(tp)) + (f" ({bounds})" if bounds else "")
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The models anywhere in a type (unions, Annotated, lists, mappings)."""
+    tp = _strip(tp)
+    if _is_model(tp):
+        return [tp]
+    return [m for arg in typing.get_args(tp) for m in _models_in(arg)]
+
+
+def _param_models() -> list[type[BaseModel]]:
+    """The mappings nested in layer parameters (initializers, regularizers), first seen first."""
+    found: list[type[BaseModel]] = []
+
+    def visit(model: type[BaseModel]) -> None:
+        for info in model.model_fields.values():
+            for inner in _models_in(info.annotation):
+                if inner not in found:
+                    found.append(inner)
+                    visit(inner)
+
+    for kind in sorted(REGISTRY):
+        visit(REGISTRY[kind].params)
+    return found
+
+
+def _param_heading(model: type[BaseModel]) -> str:
+    return f"Layer parameter mapping {_keys(model)} ({model.__name__})"
+
+
+def _keys(model: type[BaseModel]) -> str:
+    """A mapping no section documents (inside a layer's parameters), shown by its keys."""
+    parts = []
+    for name, info in model.model_fields.items():
+        inner = [m for m in _members(info.annotation) if _is_model(m)]
+        parts.append(f"{name}: {_keys(inner[0])}" if inner else name)
+    return "{" + ", ".join(parts) + "}"
 
 
 def _default(info: FieldInfo) -> str:
@@ -320,11 +359,12 @@ def _layer_section(section: Section, names: _Types) -> list[str]:
         else:
             out.append("No parameters: write `{}`.")
         out.append("")
-        for key, info in params.model_fields.items():  # mappings inside the parameters
-            inner = _strip(info.annotation)
-            if _is_model(inner):
-                out += [f"##### `{kind}.{key}` ({inner.__name__})", ""]
-                out += [*_table(_fields(inner), names), ""]
+    for model in _param_models():
+        out += [f"#### {_param_heading(model)}", ""]
+        if model.__doc__:
+            out += [_clean(model.__doc__), ""]
+        out += _table(_fields(model), names)
+        out.append("")
     if s.BlockUse in section.models:
         out += [
             "#### `block`: a use of a block (BlockUse)",

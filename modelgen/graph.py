@@ -18,7 +18,7 @@ from modelgen.blocks import expand
 from modelgen.datasets import DataInfo, inspect_data, resolve, shown
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
-from modelgen.layers.base import LayerParams, Shape
+from modelgen.layers.base import RANDOM_INITIALIZERS, LayerParams, Regularizer, Shape
 from modelgen.schema import validate_document
 from modelgen.schema.spec import Spec
 from modelgen.units import format_bytes
@@ -34,7 +34,6 @@ MAX_DEPTH = 800
 MAX_TRAINING_BYTES = 256 * 1024**3
 #: The generated programs hold the whole training set in memory (as float32 or int32).
 MAX_DATA_BYTES = 64 * 1024**3
-RANDOM_INITIALIZERS = ("glorot_uniform", "he_normal", "he_uniform", "uniform", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,11 @@ class Node:
     def adapts(self) -> bool:
         """True when the layer learns its statistics from the training features (adapt)."""
         return REGISTRY[self.kind].adapts(self.params)
+
+    @property
+    def activity_regularizer(self) -> Regularizer | None:
+        """The penalty on this layer's output, if its kind takes one."""
+        return getattr(self.params, "activity_regularizer", None)
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,13 @@ class Graph:
         )
 
     def regularized(self) -> list[tuple[Node, Variable]]:
-        """(layer, weight) pairs with an L2 penalty, in Keras' order."""
-        return [(n, v) for n in self.nodes for v in n.variables if v.trainable and v.l2]
+        """(layer, weight) pairs with a weight penalty, in Keras' order (``model.losses``
+        sums them after the activity penalties, over ``model.trainable_weights``)."""
+        return [(n, v) for n in self.nodes for v in n.variables if v.trainable and v.regularizer]
+
+    def activity_regularized(self) -> list[Node]:
+        """Layers with a penalty on their output, in Keras' order (``model.layers``)."""
+        return [n for n in self.nodes if n.activity_regularizer is not None]
 
     @property
     def id_ranges(self) -> dict[str, int]:

@@ -66,7 +66,9 @@ class Conv1D(LayerKind):
     @staticmethod
     def variables(p: Conv1DParams, inputs: list[Shape]) -> list[Variable]:
         kernel = (p.kernel_size, inputs[0][-1] // p.groups, p.filters)
-        out = [Variable("kernel", kernel, p.kernel_initializer, l2=p.l2)]
+        out = [Variable("kernel", kernel, p.kernel_initializer, regularizer=p.kernel_penalty)]
         if p.use_bias:
-            out.append(Variable("bias", (p.filters,), p.bias_initializer))
+            out.append(
+                Variable("bias", (p.filters,), p.bias_initializer, regularizer=p.bias_regularizer)
+            )
         return out

@@ -76,7 +76,9 @@ class Conv2D(LayerKind):
     def variables(p: Conv2DParams, inputs: list[Shape]) -> list[Variable]:
         kh, kw = pair(p.kernel_size, "kernel_size")
         kernel = (kh, kw, inputs[0][-1] // p.groups, p.filters)
-        out = [Variable("kernel", kernel, p.kernel_initializer, l2=p.l2)]
+        out = [Variable("kernel", kernel, p.kernel_initializer, regularizer=p.kernel_penalty)]
         if p.use_bias:
-            out.append(Variable("bias", (p.filters,), p.bias_initializer))
+            out.append(
+                Variable("bias", (p.filters,), p.bias_initializer, regularizer=p.bias_regularizer)
+            )
         return out

@@ -101,7 +101,10 @@ class Conv2DTranspose(LayerKind):
     def variables(p: Conv2DTransposeParams, inputs: list[Shape]) -> list[Variable]:
         kh, kw = pair(p.kernel_size, "kernel_size")
         kernel = (kh, kw, p.filters, inputs[0][-1])
-        out = [Variable("kernel", kernel, p.kernel_initializer, l2=p.l2)]
+        out = [Variable("kernel", kernel, p.kernel_initializer, regularizer=p.kernel_penalty)]
         if p.use_bias:
-            out.append(Variable("bias", (p.filters,), p.bias_initializer))
+            bias = Variable(
+                "bias", (p.filters,), p.bias_initializer, regularizer=p.bias_regularizer
+            )
+            out.append(bias)
         return out

@@ -41,7 +41,13 @@ class Dense(LayerKind):
     @staticmethod
     def variables(p: DenseParams, inputs: list[Shape]) -> list[Variable]:
         fan_in = inputs[0][-1]
-        out = [Variable("kernel", (fan_in, p.units), p.kernel_initializer, l2=p.l2)]
+        out = [
+            Variable(
+                "kernel", (fan_in, p.units), p.kernel_initializer, regularizer=p.kernel_penalty
+            )
+        ]
         if p.use_bias:
-            out.append(Variable("bias", (p.units,), p.bias_initializer))
+            out.append(
+                Variable("bias", (p.units,), p.bias_initializer, regularizer=p.bias_regularizer)
+            )
         return out

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from modelgen._yaml import LocatedDocument
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY
+from modelgen.layers.base import INITIALIZER_ARGS
 from modelgen.schema.spec import (
     LAYER_ITEM_KEYS,
     LAYER_ITEM_MODELS,
@@ -109,6 +110,14 @@ def _diagnostic(error: dict[str, Any], doc: LocatedDocument) -> Diagnostic:
         )
     if kind == "layer_kind":
         return _layer_kind_diagnostic(path, value, doc)
+    if kind == "initializer":  # neither a name nor a one-key mapping of a known initializer
+        keys = list(value) if isinstance(value, dict) else []
+        hint = did_you_mean(str(keys[0]), INITIALIZER_ARGS) if len(keys) == 1 else None
+        return Diagnostic(
+            f"{label}: not an initializer: {_short(value)}",
+            doc.where(path + ((keys[0],) if len(keys) == 1 else ()), key=len(keys) == 1),
+            (hint + " " if hint else "") + error["msg"],
+        )
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         field, expected = ctx.get("discriminator", "type").strip("'"), ctx.get("expected_tags", "")
         if kind == "union_tag_not_found":

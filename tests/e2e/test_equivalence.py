@@ -67,9 +67,40 @@ CASES: dict[str, dict[str, Any]] = {f"kind-{kind}": kind_spec(kind) for kind in 
 # A tensor read by two layers gets the sum of two gradients, which both targets must add in the
 # same order: around every kind, its input and its output each have a second reader.
 CASES |= {f"fanout-{kind}": fanout_spec(kind) for kind in sorted(REGISTRY)}
-CASES |= {
-    f"activation-{a}": _activation(a) for a in ("gelu", "sigmoid", "tanh", "silu", "leaky_relu")
-}
+ACTIVATIONS = ("gelu", "sigmoid", "tanh", "silu", "leaky_relu", "relu6", "hard_sigmoid", "elu")
+ACTIVATIONS += ("selu", "softplus", "mish", "hard_silu", "swish", "hard_swish")
+CASES |= {f"activation-{a}": _activation(a) for a in ACTIVATIONS}
+# The activation kind with Keras' options (keras.layers.ReLU / LeakyReLU / ELU), one after another.
+CASES["activation-relu-options"] = _with(
+    BASE,
+    "model.layers",
+    [
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "max_value": 6}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "max_value": 0.5}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "negative_slope": 0.1}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "threshold": 0.05, "max_value": 6}},
+        {"dense": {"units": 8}},
+        {
+            "activation": {
+                "activation": "relu",
+                "negative_slope": 0.2,
+                "max_value": 1.5,
+                "threshold": 0.02,
+            }
+        },
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "relu", "negative_slope": 0.3, "max_value": 6}},
+        {"activation": {"activation": "leaky_relu", "negative_slope": 0.3}},
+        {"dense": {"units": 8}},
+        {"activation": {"activation": "elu", "alpha": 0.5}},
+        {"activation": {"activation": "elu", "alpha": 1.0}},
+        {"dense": {"units": 3}},
+    ],
+)
 CASES |= {
     "init-he": _with(
         _with(BASE, "model.layers.0.dense.kernel_initializer", "he_normal"),
@@ -521,6 +552,71 @@ CASES |= {
     ),
 }
 
+
+def _inits(kernel0: Any, kernel1: Any, bias0: Any = "zeros") -> dict[str, Any]:
+    """BASE with the two dense kernels' (and the first bias's) initializers replaced."""
+    spec = _with(BASE, "model.layers.0.dense.kernel_initializer", kernel0)
+    spec = _with(spec, "model.layers.0.dense.bias_initializer", bias0)
+    return _with(spec, "model.layers.1.dense.kernel_initializer", kernel1)
+
+
+CNN = kind_spec("conv2d")
+CASES |= {
+    "init-glorot-normal-lecun": _inits("glorot_normal", "lecun_normal", "lecun_uniform"),
+    "init-variance-scaling": _inits(
+        # EfficientNet's dense initializer; fan_avg uniform; the bare name (Keras' defaults)
+        {
+            "variance_scaling": {
+                "scale": 2.0,
+                "mode": "fan_out",
+                "distribution": "untruncated_normal",
+            }
+        },
+        {"variance_scaling": {"scale": 0.5, "mode": "fan_avg", "distribution": "uniform"}},
+        "variance_scaling",
+    ),
+    "init-variance-scaling-conv": _with(
+        CNN,
+        "model.layers.0.conv2d.kernel_initializer",
+        {"variance_scaling": {"scale": 2.0, "mode": "fan_out"}},  # EfficientNet's conv initializer
+    ),
+    # (6, 8): fewer rows than columns, transposed; (8, 3): more rows
+    "init-orthogonal": _inits("orthogonal", {"orthogonal": {"gain": 0.5}}),
+    "init-orthogonal-conv": _with(CNN, "model.layers.0.conv2d.kernel_initializer", "orthogonal"),
+    "init-random": _inits(
+        {"random_normal": {"mean": 0.1, "stddev": 0.3}},
+        {"truncated_normal": {"stddev": 0.2}},
+        {"random_uniform": {"minval": -0.2, "maxval": 0.3}},
+    ),
+    "init-random-defaults": _inits("random_normal", "truncated_normal", "random_uniform"),
+}
+# Regularizers (Keras' L1, L2, L1L2) on kernels, biases and layer outputs: model.losses sums
+# the activity penalties (per batch, / batch size) before the weight penalties.
+REG_LAYERS = [
+    {
+        "dense": {
+            "units": 8,
+            "activation": "relu",
+            "kernel_regularizer": {"l1": 0.01, "l2": 0.001},
+            "bias_regularizer": {"l1": 0.02},
+            "activity_regularizer": {"l2": 0.01},
+        }
+    },
+    {"dense": {"units": 3, "l2": 0.001, "activity_regularizer": {"l1": 0.001, "l2": 0.0}}},
+]
+CASES |= {
+    "reg-l1l2-bias-activity": _with(BASE, "model.layers", REG_LAYERS),
+    "reg-l1": _with(
+        _with(BASE, "model.layers.0.dense.kernel_regularizer", {"l1": 0.01}),
+        "model.layers.1.dense.bias_regularizer",
+        {"l2": 0.05},
+    ),
+    "reg-activity-conv": _with(
+        _with(CNN, "model.layers.0.conv2d.activity_regularizer", {"l1": 0.001, "l2": 0.001}),
+        "model.layers.0.conv2d.kernel_regularizer",
+        {"l2": 0.01},
+    ),
+}
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
