@@ -31,8 +31,6 @@ from tests.specs import CONV_CASES, base_spec, fanout_spec, kind_spec, write_spe
 
 pytestmark = pytest.mark.slow
 STEPS = 20
-# the small zoo variants whose layer kinds exist
-ZOO_READY = {"vgg_small", "resnet_small", "densenet_small", "efficientnet_small"}
 
 
 def _with(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -388,7 +386,6 @@ ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 CASES |= {
     f"zoo-{path.stem}": yaml.safe_load(path.read_text(encoding="utf-8"))
     for path in sorted(ZOO.glob("*_small.yaml"))
-    if path.stem in ZOO_READY
 }
 # Reusable blocks: expanded before lowering, so both targets see plain layers named
 # <use><i>_<layer>; a repeated residual block (conv, batch_norm, a skip add) and a block that

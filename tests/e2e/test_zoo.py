@@ -22,6 +22,7 @@ APPLICATIONS = {
     "resnet50": ("ResNet50", 25_636_712),
     "densenet121": ("DenseNet121", 8_062_504),
     "efficientnet_b0": ("EfficientNetB0", 5_330_571),
+    "mobilenet_v2": ("MobileNetV2", 3_538_984),
 }
 
 
