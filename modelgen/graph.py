@@ -585,9 +585,11 @@ def _check_unused(
 def _outputs(spec: Spec, by_name: dict[str, Node], last: Node, error) -> list[Node]:
     """The output layers: model.outputs, else model.output, else the last layer."""
     names = spec.model.outputs or [spec.model.output or last.name]
-    found = []
+    found: list[Node] = []
     for i, name in enumerate(names):
-        if name in by_name:
+        if name in names[:i]:
+            error(f"model.outputs lists '{name}' twice", ("model", "outputs", i))
+        elif name in by_name:
             found.append(by_name[name])
             continue
         where = ("model", "outputs", i) if spec.model.outputs else ("model", "output")
@@ -807,5 +809,9 @@ def _labels(spec: Spec, outputs: list[Node], error) -> dict[str, str]:
             )
     for name in names:
         if name not in data.labels:
-            error(f"data.labels gives no array for the output '{name}'", ("data", "labels"))
+            error(
+                f"data.labels gives no array for the output '{name}'",
+                ("data", "labels"),
+                f"add `{name}: ARRAY` (the name of its label array in the .npz)",
+            )
     return {name: data.labels[name] for name in names if name in data.labels}

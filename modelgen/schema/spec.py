@@ -215,9 +215,7 @@ class ModelSection(Strict):
     @model_validator(mode="after")
     def _output_or_outputs(self) -> ModelSection:
         if self.output is not None and self.outputs is not None:
-            raise ValueError("give output or outputs, not both")
-        if self.outputs is not None and len(set(self.outputs)) < len(self.outputs):
-            raise ValueError(f"outputs lists a layer twice: {self.outputs}")
+            raise ValueError("give output (one output layer) or outputs (several), not both")
         return self
 
 
@@ -390,7 +388,7 @@ class Train(Strict):
     metrics: list[Metric] | dict[Identifier, list[Metric]] = Field(
         [],
         description="reported each step and epoch, next to the loss; with several outputs, "
-        "output name -> metrics (logged as <output>_<metric>)",
+        "output name -> metrics (logged as OUTPUT_METRIC, e.g. class_accuracy)",
     )
 
 
