@@ -596,6 +596,13 @@ def _outputs(spec: Spec, by_name: dict[str, Node], last: Node, error) -> list[No
         hint = did_you_mean(name, by_name) or f"layers: {', '.join(sorted(by_name))}"
         error(f"the output '{name}' is not a layer", where, hint)
     for node in found:
+        if len(found) > 1 and (node.name == "val" or node.name.startswith("val_")):
+            error(
+                f"the output '{node.name}' would log its loss as '{node.name}_loss', which "
+                "reads as a validation metric (val_...)",
+                ("model", "outputs", names.index(node.name)),
+                "rename the layer",
+            )
         taken = f"{node.name}_logits"
         if len(found) > 1 and taken in by_name:
             error(
