@@ -58,15 +58,31 @@ def validate(
         # Not click's checks: the loader says precisely what is wrong (folder, FIFO, device...).
         Path, typer.Argument(help="The YAML spec file.", show_default=False, readable=False)
     ],
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="text (a table) or json (layers, shapes, parameter counts, errors)."
+        ),
+    ] = "text",
 ) -> None:
     """Check a spec and print its layers, output shapes and parameter counts."""
-    from modelgen.graph import compile_file
-    from modelgen.summary import summary
+    import json
 
+    from modelgen.graph import compile_file
+    from modelgen.summary import errors_json, summary, summary_json
+
+    if output_format not in ("text", "json"):
+        raise _fail(ModelgenError(f"--format must be text or json, not {output_format!r}"))
     try:
         graph = compile_file(spec)
     except ModelgenError as exc:
+        if output_format == "json" and not state["debug"]:
+            typer.echo(json.dumps(errors_json(exc), indent=2))
+            raise typer.Exit(exc.exit_code) from None
         raise _fail(exc) from None
+    if output_format == "json":
+        typer.echo(json.dumps(summary_json(graph), indent=2))
+        return
     typer.echo(summary(graph))
     for note in graph.data.notes:
         typer.echo(f"note: {note}", err=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from modelgen.errors import ModelgenError, SpecError
 from modelgen.graph import Graph
 from modelgen.units import format_bytes
 
-__all__ = ["summary", "format_bytes"]
+__all__ = ["summary", "summary_json", "errors_json", "format_bytes"]
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -63,3 +66,69 @@ def summary(graph: Graph) -> str:
             + metrics
         )
     return "\n".join(out)
+
+
+def summary_json(graph: Graph) -> dict[str, Any]:
+    """The same summary as data (`modelgen validate --format json`), for tools and CI."""
+    layers = []
+    for node in graph.nodes:
+        trainable = sum(v.size for v in node.variables if v.trainable)
+        layers.append(
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "inputs": list(node.inputs),
+                "output_shape": [None, *node.shape],
+                "params": node.param_count,
+                "trainable_params": trainable,
+                "non_trainable_params": node.param_count - trainable,
+            }
+        )
+    total, trainable = graph.total_params, graph.trainable_params
+    return {
+        "ok": True,
+        "name": graph.spec.name,
+        "inputs": [
+            {"name": i.name, "shape": [None, *i.shape], "dtype": i.dtype} for i in graph.inputs
+        ],
+        "layers": layers,
+        "total_params": total,
+        "trainable_params": trainable,
+        "non_trainable_params": total - trainable,
+        "training_bytes_per_step": graph.training_bytes(),
+        "output": {"layer": graph.output.name, "loss": graph.loss.type},
+        "outputs": [  # every output (one without model.outputs), each with its loss
+            {
+                "layer": plan.output or graph.output.name,
+                "loss": plan.type,
+                "loss_weight": plan.weight,
+                "metrics": list(plan.metrics),
+            }
+            for plan in graph.losses or [graph.loss]
+        ],
+        "notes": list(graph.data.notes),
+    }
+
+
+def errors_json(error: ModelgenError) -> dict[str, Any]:
+    """A failed validation as data: every problem with its file, line and column."""
+    if not isinstance(error, SpecError):
+        return {
+            "ok": False,
+            "errors": [
+                {"file": None, "line": None, "column": None, "message": str(error), "hint": None}
+            ],
+        }
+    problems = []
+    for d in error.diagnostics:
+        where = d.location
+        problems.append(
+            {
+                "file": where.file if where else None,
+                "line": where.line if where else None,
+                "column": where.column if where else None,
+                "message": d.message,
+                "hint": d.hint,
+            }
+        )
+    return {"ok": False, "errors": problems}

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from modelgen.build import generate
 from modelgen.layers import REGISTRY
@@ -30,6 +31,7 @@ from tests.specs import base_spec, fanout_spec, kind_spec, write_spec
 
 pytestmark = pytest.mark.slow
 STEPS = 20
+ZOO_READY = {"vgg_small"}  # the small zoo variants whose layer kinds exist
 
 
 def _with(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -154,6 +156,17 @@ CASES |= {
     "clip-global-norm": _with(BASE, "train.optimizer", {"type": "adam", "global_clipnorm": 0.1}),
     "clip-value": _with(BASE, "train.optimizer", {"type": "rmsprop", "clipvalue": 0.01}),
     "dropout-mlp": DROPOUT_MLP,
+    # Stochastic depth as EfficientNet drops blocks: one mask value per example and channel.
+    "dropout-noise-shape": _with(
+        _with(BASE, "model.inputs.x.shape", [4, 4, 2]),
+        "model.layers",
+        [
+            {"conv2d": {"filters": 3, "kernel_size": 3, "padding": "same"}},
+            {"dropout": {"rate": 0.5, "noise_shape": [1, 1, None]}},
+            {"flatten": {}},
+            {"dense": {"units": 3}},
+        ],
+    ),
     "no-shuffle-no-validation": _with(
         _with(DROPOUT_MLP, "data.shuffle", False), "data.validation_split", 0.0
     ),
@@ -259,9 +272,16 @@ TWO_OUTPUTS["train"] |= {
 TWO_OUTPUTS["data"]["batch_size"] = 24
 TWO_OUTPUTS["runtime"] = {"steps_per_execution": 3}
 CASES["multi-output-steps-per-execution"] = TWO_OUTPUTS
+# The small variants of the zoo (examples/zoo/*_small.yaml), as a user would write them.
+ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
+CASES |= {
+    f"zoo-{path.stem}": yaml.safe_load(path.read_text(encoding="utf-8"))
+    for path in sorted(ZOO.glob("*_small.yaml"))
+    if path.stem in ZOO_READY
+}
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
-INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-")))
+INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-")))
 
 
 def _run_jobs(jobs: list[dict[str, Any]], folder: Path) -> None:

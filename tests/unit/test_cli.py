@@ -37,6 +37,37 @@ def test_validate_digits_counts(cli):
     assert "Total params: 19,594" in out and "Non-trainable params: 64" in out
 
 
+def test_validate_json_gives_every_layer_with_shapes_and_counts(cli):
+    result = cli("validate", DIGITS, "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    layers = {layer["name"]: layer for layer in summary["layers"]}
+    assert layers["conv2d_1"]["output_shape"] == [None, 4, 4, 64]
+    assert layers["conv2d_1"]["params"] == 18_496 and layers["conv2d_1"]["inputs"] == ["max_pool2d"]
+    assert layers["batch_norm"]["trainable_params"] == 64
+    assert layers["batch_norm"]["non_trainable_params"] == 64
+    assert summary["total_params"] == 19_594 == sum(v["params"] for v in layers.values())
+    assert summary["non_trainable_params"] == 64
+    assert summary["inputs"] == [{"name": "image", "shape": [None, 8, 8, 1], "dtype": "float32"}]
+
+
+def test_validate_json_reports_errors_as_data_with_exit_2(cli, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "name: bad\ndata: {source: synthetic}\nmodel:\n  inputs: {x: {shape: [4]}}\n"
+        "  layers:\n    - dense: {units: -1}\ntrain: {loss: {type: mse}}\n",
+        encoding="utf-8",
+    )
+    result = cli("validate", spec, "--format", "json")
+    assert result.exit_code == 2
+    (problem,) = json.loads(result.output)["errors"]
+    assert (problem["file"], problem["line"], problem["column"]) == (str(spec), 6, 22)
+    assert "greater than 0" in problem["message"]
+    missing = json.loads(cli("validate", tmp_path / "none.yaml", "--format", "json").output)
+    assert missing["ok"] is False and "no such file" in missing["errors"][0]["message"]
+    assert cli("validate", spec, "--format", "xml").exit_code == 2
+
+
 def test_bad_spec_reports_every_error_with_location_and_exit_2(cli, tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text(

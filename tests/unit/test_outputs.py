@@ -143,3 +143,14 @@ def test_validate_checks_every_output_s_label_array(tmp_path):
         with pytest.raises(SpecError) as caught:
             compile_file(npz_spec(tmp_path, **arrays))
         assert message in str(caught.value), str(caught.value)
+
+
+def test_the_json_summary_lists_every_output(tmp_path):
+    from modelgen.summary import summary_json
+
+    g = lowered(tmp_path, two_heads(loss_weights={"box": 0.5}))
+    assert summary_json(g)["outputs"] == [
+        {"layer": "zclass", "loss": "sparse_categorical_crossentropy", "loss_weight": 1.0,
+         "metrics": ["accuracy"]},
+        {"layer": "box", "loss": "huber", "loss_weight": 0.5, "metrics": ["mae", "mse"]},
+    ]  # fmt: skip
