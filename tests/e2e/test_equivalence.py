@@ -272,6 +272,32 @@ TWO_OUTPUTS["train"] |= {
 TWO_OUTPUTS["data"]["batch_size"] = 24
 TWO_OUTPUTS["runtime"] = {"steps_per_execution": 3}
 CASES["multi-output-steps-per-execution"] = TWO_OUTPUTS
+# Three outputs (a three-term sum, whose order matters), softmax and sigmoid heads whose losses
+# read logits, a loss weight for one output only, and names the programs use themselves.
+THREE = _with(
+    _with(
+        _with(BASE, "model.inputs", {"labels": {"shape": [6]}}),
+        "model.layers",
+        [
+            {"dense": {"units": 8, "activation": "relu"}, "name": "losses"},
+            {"dense": {"units": 3, "activation": "softmax"}, "name": "logits", "inputs": "losses"},
+            {"dense": {"units": 1, "activation": "sigmoid"}, "name": "tf", "inputs": "losses"},
+            {"dense": {"units": 2}, "name": "size", "inputs": "losses"},
+        ],
+    ),
+    "model.outputs",
+    ["logits", "tf", "size"],
+)
+THREE["train"] |= {
+    "loss": {
+        "logits": {"type": "categorical_crossentropy"},
+        "tf": {"type": "binary_crossentropy"},
+        "size": {"type": "mae"},
+    },
+    "loss_weights": {"tf": 2.0},
+    "metrics": {"logits": ["accuracy"], "tf": ["accuracy", "mse"], "size": ["mse"]},
+}
+CASES["multi-output-three"] = THREE
 # The small variants of the zoo (examples/zoo/*_small.yaml), as a user would write them.
 ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 CASES |= {
