@@ -702,7 +702,7 @@ def _plan_loss(
                 f"the output '{output.name}' has {classes} classes but data.num_classes is "
                 f"{num_classes}",
                 ("data", "num_classes"),
-                f"set the last layer's units to {num_classes}",
+                f"set the units of the layer '{output.name}' to {num_classes}",
             )
         on_logits = _check_activation(loss.type, from_logits, act, "softmax", output, where, error)
         label_dtype, label_shape = (
@@ -741,7 +741,7 @@ def _check_activation(
         error(
             f"{loss} has from_logits: true but the output '{output.name}' ends in {act}",
             where + ("from_logits",),
-            f"drop `activation: {act}` from the last layer, or set from_logits: false",
+            f"drop `activation: {act}` from the layer '{output.name}', or set from_logits: false",
         )
         return False
     if not from_logits and act != expected:
@@ -750,7 +750,7 @@ def _check_activation(
             "so it gives logits, not probabilities",
             where,
             f"set `from_logits: true` (recommended) or add `activation: {expected}` "
-            "to the last layer",
+            f"to the layer '{output.name}'",
         )
         return False
     return not from_logits
