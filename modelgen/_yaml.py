@@ -91,6 +91,11 @@ class LocatedDocument:
             path = path[:-1]
         return self.values.get((), Location(self.file, 1, 1))
 
+    def origin(self, path: Path_) -> Path_:
+        """The path in the file that the value at ``path`` was written at: ``path`` itself,
+        except in a document whose blocks were expanded (see ``modelgen.blocks``)."""
+        return tuple(path)
+
 
 def _loc(file: str, mark: yaml.Mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)

@@ -40,7 +40,8 @@ README_SECTION = "## The spec"
 _IDENTIFIER_PATTERN = next(
     m.pattern for m in typing.get_args(s.Identifier)[1:] if isinstance(m, StringConstraints)
 )
-_LAYER_ITEMS = set(s.LAYER_ITEM_MODELS.values())
+#: What an item of model.layers may be: a layer of a registered kind, or a use of a block.
+_LAYER_ITEMS = set(s.LAYER_ITEM_MODELS.values()) | {s.BlockUse}
 
 
 # ---------------------------------------------------------------- walking the models
@@ -274,7 +275,8 @@ def _table(fields: list[tuple[str, FieldInfo]], names: _Types) -> list[str]:
     rows = ["| field | type | default | description |", "|---|---|---|---|"]
     for name, info in fields:
         rows.append(
-            f"| `{name}` | {names.name(info.annotation, info.metadata)} | {_default(info)} "
+            f"| `{info.alias or name}` | {names.name(info.annotation, info.metadata)} "
+            f"| {_default(info)} "
             f"| {_clean(info.description)} |"
         )
     return rows
@@ -317,6 +319,7 @@ def _layer_section(section: Section, names: _Types) -> list[str]:
     items = {
         next(n for n in item.model_fields if n not in s.LAYER_ITEM_KEYS): item
         for item in section.models
+        if item is not s.BlockUse
     }
     common = [(n, i) for n, i in section.models[0].model_fields.items() if n in s.LAYER_ITEM_KEYS]
     out += _table(common, names)
@@ -329,6 +332,16 @@ def _layer_section(section: Section, names: _Types) -> list[str]:
             out += _table(_fields(params), names)
         else:
             out.append("No parameters: write `{}`.")
+        out.append("")
+    if s.BlockUse in section.models:
+        out += [
+            "#### `block`: a use of a block (BlockUse)",
+            "",
+            f"{_clean(s.BlockUse.__doc__)} Example: "
+            "`- {name: stage2_block, block: bottleneck, with: {filters: 64}, repeat: 2}`",
+            "",
+        ]
+        out += _table(_fields(s.BlockUse), names)
         out.append("")
     return out
 

@@ -11,11 +11,13 @@ __all__ = ["Location", "Diagnostic", "ModelgenError", "SpecError", "RunError", "
 
 @dataclass(frozen=True, order=True)
 class Location:
-    """A 1-based line and column in a file."""
+    """A 1-based line and column in a file. ``context`` says how a line was reached when that
+    is not the line itself: ``in block 'b' used at spec.yaml:12:7`` for a layer of a block."""
 
     file: str
     line: int
     column: int
+    context: str = ""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
@@ -28,6 +30,13 @@ class Diagnostic:
     message: str
     location: Location | None = None
     hint: str | None = None
+
+    def __post_init__(self) -> None:
+        # The message names how its line was reached (a layer of a block: where the block was
+        # used), so every reader of a diagnostic (the text, `--format json`) has it.
+        context = self.location.context if self.location else ""
+        if context and not self.message.endswith(f"({context})"):
+            object.__setattr__(self, "message", f"{self.message} ({context})")
 
     def format(self) -> str:
         where = f"{self.location}: " if self.location else ""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgen._yaml import LocatedDocument, load_yaml_file
+from modelgen.blocks import expand
 from modelgen.datasets import DataInfo, inspect_data, resolve, shown
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
@@ -66,6 +67,11 @@ class Node:
     @property
     def activation(self) -> str:
         return REGISTRY[self.kind].final_activation(self.params)
+
+    @property
+    def adapts(self) -> bool:
+        """True when the layer learns its statistics from the training features (adapt)."""
+        return REGISTRY[self.kind].adapts(self.params)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,9 @@ class Graph:
             if plan.on_logits and (plan.output or self.output.name) == node.name:
                 return f"{node.name}_logits" if self.multi else "logits"
         return None
+
+    #: The instances of blocks used in model.layers, in order (modelgen.blocks.UseSummary).
+    block_uses: list[Any] = field(default_factory=list)
 
     @property
     def activation_bytes_per_example(self) -> int:
@@ -235,6 +244,7 @@ def compile_file(
             node = node.setdefault(key, {}) if isinstance(node, dict) else node
         if isinstance(node, dict):
             node[last] = value
+    doc = expand(doc)  # block uses become plain layers, still located at their lines
     spec = validate_document(doc)
     return lower(spec, doc, Path(path), check_values=check_values)
 
@@ -277,6 +287,15 @@ def lower(
                 f"layer '{node.name}' ({node.kind}) needs {kind.input_dtype} input, got {got}",
                 where,
                 hint,
+                key=True,
+            )
+            continue
+        if kind.adapts(node.params) and node.inputs[0] not in {i.name for i in inputs}:
+            error(
+                f"layer '{node.name}' ({node.kind}) learns from the training features, so it "
+                f"must read a model input, not layer '{node.inputs[0]}'",
+                where,
+                "put it first, on the input, or give its statistics (mean and variance)",
                 key=True,
             )
             continue
@@ -369,6 +388,7 @@ def lower(
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
     graph.outputs, graph.losses, graph.labels = outputs, losses, labels
+    graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
             f"the training data takes {format_bytes(graph.data_bytes)} as model inputs "

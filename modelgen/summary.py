@@ -42,6 +42,7 @@ def summary(graph: Graph) -> str:
         if i == 0:
             out.append(line)
     out.append(line)
+    out += _block_uses(graph)
     total, trainable = graph.total_params, graph.trainable_params
     out.append(f"Total params: {total:,} ({format_bytes(total * 4)} as float32)")
     out.append(f"Trainable params: {trainable:,}")
@@ -107,6 +108,10 @@ def summary_json(graph: Graph) -> dict[str, Any]:
             for plan in graph.losses or [graph.loss]
         ],
         "notes": list(graph.data.notes),
+        "block_uses": [
+            {"name": u.name, "block": u.block, "line": u.line, "layers": list(u.layers)}
+            for u in graph.block_uses
+        ],
     }
 
 
@@ -132,3 +137,32 @@ def errors_json(error: ModelgenError) -> dict[str, Any]:
             }
         )
     return {"ok": False, "errors": problems}
+
+
+def _block_uses(graph: Graph) -> list[str]:
+    """One line per instance of a block in model.layers: its block, line, layers, parameters."""
+    if not graph.block_uses:
+        return []
+    params = {node.name: node.param_count for node in graph.nodes}
+    uses = graph.block_uses
+    expanded = sum(len(use.layers) for use in uses)
+    rows = [
+        (
+            use.name,
+            use.block,
+            f"line {use.line}",
+            f"{len(use.layers)} layers",
+            f"{sum(params.get(name, 0) for name in use.layers):,} params",
+        )
+        for use in uses
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    out = [f"Blocks: {len(uses)} instances, {expanded} of the {len(graph.nodes)} layers"]
+    for row in rows:
+        out.append(
+            "  "
+            + "  ".join(
+                c.rjust(w) if j == 4 else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))
+            ).rstrip()
+        )
+    return out

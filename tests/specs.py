@@ -113,3 +113,93 @@ def fanout_spec(kind: str) -> dict[str, Any]:
     ]
     spec["name"] = f"fanout_{kind}"
     return spec
+
+
+def kind_with(kind: str, shape: tuple[int, ...] | None = None, **params: Any) -> dict[str, Any]:
+    """The ``kind-<kind>`` model with some of the layer's parameters (and its input) changed."""
+    spec = kind_spec(kind)
+    spec["model"]["layers"][0][kind].update(params)
+    if shape is not None:
+        spec["model"]["inputs"]["x"]["shape"] = list(shape)
+    return spec
+
+
+#: Convolution options (strides, multipliers, dilation, penalties, biases of size 1), compared
+#: between targets and against Keras' shapes and parameter counts.
+CONV_CASES: dict[str, dict[str, Any]] = {
+    "depthwise-strides2-multiplier2": kind_with(
+        "depthwise_conv2d", (7, 7, 3), strides=2, depth_multiplier=2, use_bias=False
+    ),
+    "init-depthwise-dilation-l2": kind_with(
+        "depthwise_conv2d",
+        (8, 8, 2),
+        kernel_size=[3, 2],
+        dilation_rate=2,
+        l2=0.01,
+        depthwise_initializer="he_normal",
+        bias_initializer="ones",
+    ),
+    "separable-strides2-multiplier2": kind_with(
+        "separable_conv2d", (7, 7, 3), strides=2, depth_multiplier=2, padding="valid"
+    ),
+    "init-separable-dilation-l2": kind_with(
+        "separable_conv2d",
+        (8, 8, 2),
+        kernel_size=[2, 3],
+        dilation_rate=2,
+        l2=0.01,
+        depthwise_initializer="he_uniform",
+        pointwise_initializer="he_normal",
+        bias_initializer="ones",
+        activation="linear",
+    ),
+    "separable-one-filter": kind_with("separable_conv2d", filters=1, activation="sigmoid"),
+    "transpose-strides2-valid": kind_with(
+        "conv2d_transpose", (3, 4, 2), kernel_size=[3, 2], padding="valid", use_bias=False
+    ),
+    "transpose-strides2-same-output-padding": kind_with(
+        "conv2d_transpose", (3, 3, 2), kernel_size=4, strides=[2, 3], output_padding=1
+    ),
+    "init-transpose-dilation-l2": kind_with(
+        "conv2d_transpose",
+        strides=1,
+        kernel_size=2,
+        dilation_rate=2,
+        padding="valid",
+        filters=1,
+        l2=0.01,
+        kernel_initializer="he_uniform",
+        bias_initializer="ones",
+    ),
+    "conv2d-groups2-strides2": kind_with(
+        "conv2d", (7, 7, 4), filters=6, groups=2, strides=2, kernel_size=[3, 2]
+    ),
+    "init-conv2d-groups-per-channel": kind_with(
+        "conv2d",
+        (6, 6, 3),
+        filters=3,
+        groups=3,
+        dilation_rate=2,
+        l2=0.01,
+        kernel_initializer="he_normal",
+    ),
+    "conv1d-groups2-strides2": kind_with("conv1d", (9, 4), filters=6, groups=2, strides=2),
+    "conv1d-causal-dilation": kind_with(
+        "conv1d", padding="causal", dilation_rate=2, kernel_size=3, activation="tanh"
+    ),
+    "conv1d-causal-strides2-groups3": kind_with(
+        "conv1d", (9, 3), padding="causal", strides=2, groups=3, filters=3, use_bias=False
+    ),
+    "depthwise-strides2-dilation2-same": kind_with(
+        "depthwise_conv2d", (9, 8, 3), strides=2, dilation_rate=2, depth_multiplier=2
+    ),
+    "separable-strides-dilation2-valid": kind_with(
+        "separable_conv2d", (9, 8, 3), strides=[2, 1], dilation_rate=2, padding="valid"
+    ),
+    "separable-strides2-dilation2-same": kind_with(
+        "separable_conv2d", (8, 9, 2), strides=2, dilation_rate=2, kernel_size=[2, 3]
+    ),
+    "depthwise-one-channel": kind_with(
+        "depthwise_conv2d", (6, 6, 1), strides=[2, 1], activation="tanh"
+    ),
+}

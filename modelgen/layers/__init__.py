@@ -2,15 +2,23 @@
 
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
+    augmentation,
+    borders,
     conv1d,
     conv2d,
+    conv2d_transpose,
     dense,
+    depthwise_conv2d,
     dropout,
     embedding,
+    global_pooling,
     merging,
     normalization,
     pooling,
+    preprocessing,
     reshaping,
+    separable_conv2d,
+    upsampling,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable
 

@@ -132,6 +132,12 @@ class LayerKind:
     def variables(p: LayerParams, inputs: list[Shape]) -> list[Variable]:
         return []
 
+    @staticmethod
+    def adapts(p: LayerParams) -> bool:
+        """True when the layer learns values from the training features before training
+        (Keras' ``adapt``); it must then read a model input directly."""
+        return False
+
     @classmethod
     def final_activation(cls, p: LayerParams) -> str:
         """The activation applied last by this layer ("linear" when none)."""
@@ -154,7 +160,9 @@ def require_rank(shape: Shape, rank: int, what: str) -> None:
     if len(shape) != rank:
         raise ShapeError(
             f"expects {what} of rank {rank} (without the batch), got shape {list(shape)}",
-            "add a `flatten` or `reshape` layer before it" if len(shape) > rank else None,
+            "add a `flatten` or `reshape` layer before it"
+            if len(shape) > rank
+            else "add a `reshape` layer before it (or give the input that shape)",
         )
 
 

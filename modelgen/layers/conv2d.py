@@ -1,24 +1,25 @@
 """conv2d: 2-D convolution over (height, width, channels) inputs, channels last."""
 
-from typing import Annotated, Literal
-
 from pydantic import Field
 
 from modelgen.layers.base import (
-    MAX_SIZE,
     LayerKind,
     Shape,
     ShapeError,
     Size,
     Variable,
     WeightedParams,
-    conv_output_length,
     pair,
     register,
-    require_rank,
 )
+from modelgen.layers.conv_common import Dilation, Padding, Window, spatial_output_2d
 
-Window = Size | Annotated[list[Size], Field(min_length=2, max_length=2)]
+__all__ = ["Conv2D", "Conv2DParams", "check_groups"]
+
+GROUPS_DESCRIPTION = (
+    "split the input channels and the filters into this many groups, each convolved on its "
+    "own (both must be divisible by it); Keras compiles such a convolution with XLA"
+)
 
 
 class Conv2DParams(WeightedParams):
@@ -29,16 +30,31 @@ class Conv2DParams(WeightedParams):
     strides: Window = Field(
         1, description="steps the window moves between outputs: an int or [height, width]"
     )
-    padding: Literal["valid", "same"] = Field(
+    padding: Padding = Field(
         "valid",
         description="`same` pads so the output keeps the input's size (with strides 1); "
         "`valid` does not pad",
     )
-    dilation_rate: Annotated[int, Field(gt=0, le=MAX_SIZE)] = Field(
+    dilation_rate: Dilation = Field(
         1,
         description="spacing between the window's taps along both axes (dilated convolution); "
         "> 1 needs strides 1",
     )
+    groups: Size = Field(1, description=GROUPS_DESCRIPTION)
+
+
+def check_groups(filters: int, groups: int, channels: int) -> None:
+    """Raise a ShapeError unless the filters and the input channels split into ``groups``."""
+    if filters % groups:
+        raise ShapeError(
+            f"filters ({filters}) must be divisible by groups ({groups})",
+            "use a number of filters that is a multiple of groups",
+        )
+    if channels % groups:
+        raise ShapeError(
+            f"the input's {channels} channels must be divisible by groups ({groups})",
+            "use groups that divide the number of input channels",
+        )
 
 
 @register
@@ -52,25 +68,15 @@ class Conv2D(LayerKind):
     @staticmethod
     def output_shape(p: Conv2DParams, inputs: list[Shape]) -> Shape:
         (shape,) = inputs
-        require_rank(shape, 3, "images (height, width, channels)")
-        (kh, kw), (sh, sw) = pair(p.kernel_size, "kernel_size"), pair(p.strides, "strides")
-        if p.dilation_rate > 1 and (sh, sw) != (1, 1):
-            raise ShapeError("dilation_rate > 1 needs strides 1")
-        h = conv_output_length(shape[0], kh, sh, p.padding, p.dilation_rate)
-        w = conv_output_length(shape[1], kw, sw, p.padding, p.dilation_rate)
-        if h <= 0 or w <= 0:
-            raise ShapeError(
-                f"kernel {[kh, kw]} does not fit input {list(shape)} with padding 'valid'",
-                "use padding: same or a smaller kernel_size",
-            )
+        h, w = spatial_output_2d(shape, p.kernel_size, p.strides, p.padding, p.dilation_rate)
+        check_groups(p.filters, p.groups, shape[-1])
         return (h, w, p.filters)
 
     @staticmethod
     def variables(p: Conv2DParams, inputs: list[Shape]) -> list[Variable]:
         kh, kw = pair(p.kernel_size, "kernel_size")
-        out = [
-            Variable("kernel", (kh, kw, inputs[0][-1], p.filters), p.kernel_initializer, l2=p.l2)
-        ]
+        kernel = (kh, kw, inputs[0][-1] // p.groups, p.filters)
+        out = [Variable("kernel", kernel, p.kernel_initializer, l2=p.l2)]
         if p.use_bias:
             out.append(Variable("bias", (p.filters,), p.bias_initializer))
         return out

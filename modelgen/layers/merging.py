@@ -1,4 +1,5 @@
-"""add and concatenate: merge several inputs into one."""
+"""Merge several inputs into one: add and concatenate, and the broadcasting elementwise
+merges multiply, subtract, average, maximum and minimum (Keras' merging layers)."""
 
 from pydantic import Field
 
@@ -64,3 +65,78 @@ class Concatenate(LayerKind):
                     + ", ".join(str(list(s)) for s in inputs)
                 )
         return inputs[0][:axis] + (sum(s[axis] for s in inputs),) + inputs[0][axis + 1 :]
+
+
+def broadcast(inputs: list[Shape]) -> Shape:
+    """The output shape of an elementwise merge, as Keras' ``Merge.compute_output_shape``
+    works it out: shapes are aligned on their last axis (an input of lower rank gets axes
+    inserted after the batch) and on each axis the sizes must match or one must be 1."""
+    out = inputs[0]
+    for shape in inputs[1:]:
+        longer, shorter = (out, shape) if len(out) >= len(shape) else (shape, out)
+        if not shorter:
+            out = longer
+            continue
+        tail = []
+        for i, j in zip(longer[-len(shorter) :], shorter, strict=True):
+            if i != j and 1 not in (i, j):
+                raise ShapeError(
+                    "inputs do not broadcast: " + ", ".join(str(list(s)) for s in inputs),
+                    "counted from the last axis, the sizes must match or be 1, "
+                    "as in (h, w, c) * (1, 1, c)",
+                )
+            tail.append(j if i == 1 else i)
+        out = longer[: -len(shorter)] + tuple(tail)
+    return out
+
+
+class ElementwiseParams(LayerParams):
+    pass
+
+
+class _Elementwise(LayerKind):
+    """A merge of two or more inputs that broadcast to one shape."""
+
+    params = ElementwiseParams
+    example = "{}"
+    example_input = (6,)
+    min_inputs = 2
+    max_inputs = None
+
+    @staticmethod
+    def output_shape(p: ElementwiseParams, inputs: list[Shape]) -> Shape:
+        return broadcast(inputs)
+
+
+@register
+class Multiply(_Elementwise):
+    kind = "multiply"
+    summary = (
+        "Elementwise product of two or more inputs that broadcast, e.g. a (h, w, c) map "
+        "times (1, 1, c) channel weights (squeeze-and-excite)."
+    )
+
+
+@register
+class Subtract(_Elementwise):
+    kind = "subtract"
+    summary = "The first input minus the second, elementwise (they broadcast)."
+    max_inputs = 2
+
+
+@register
+class Average(_Elementwise):
+    kind = "average"
+    summary = "Elementwise mean of two or more inputs that broadcast."
+
+
+@register
+class Maximum(_Elementwise):
+    kind = "maximum"
+    summary = "Elementwise maximum of two or more inputs that broadcast."
+
+
+@register
+class Minimum(_Elementwise):
+    kind = "minimum"
+    summary = "Elementwise minimum of two or more inputs that broadcast."

@@ -1,4 +1,4 @@
-"""Pooling: max_pool2d and avg_pool2d windows, global_avg_pool2d/1d means."""
+"""Window pooling: max and average over sliding windows of images (2-D) and sequences (1-D)."""
 
 from typing import Annotated, Literal
 
@@ -70,35 +70,46 @@ class AvgPool2D(LayerKind):
     output_shape = staticmethod(_pool_shape)
 
 
-class GlobalPoolParams(LayerParams):
-    pass
+class Pool1DParams(LayerParams):
+    pool_size: Size = Field(2, description="length of the pooling window, in steps")
+    strides: Size | None = Field(
+        None, description="steps the window moves between outputs (default: pool_size)"
+    )
+    padding: Literal["valid", "same"] = Field(
+        "valid",
+        description="`same` pads so the output has ceil(steps / strides) steps; `valid` does "
+        "not pad",
+    )
+
+
+def _pool1d_shape(p: Pool1DParams, inputs: list[Shape]) -> Shape:
+    (shape,) = inputs
+    require_rank(shape, 2, "sequences (steps, channels)")
+    strides = p.strides if p.strides is not None else p.pool_size
+    steps = conv_output_length(shape[0], p.pool_size, strides, p.padding)
+    if steps <= 0:
+        raise ShapeError(
+            f"pool {p.pool_size} does not fit input {list(shape)} with padding 'valid'",
+            "use padding: same or a smaller pool_size",
+        )
+    return (steps, shape[1])
 
 
 @register
-class GlobalAvgPool2D(LayerKind):
-    kind = "global_avg_pool2d"
-    params = GlobalPoolParams
-    summary = "Mean over height and width: (h, w, c) -> (c,)."
-    example = "{}"
-    example_input = (6, 6, 2)
-
-    @staticmethod
-    def output_shape(p: GlobalPoolParams, inputs: list[Shape]) -> Shape:
-        (shape,) = inputs
-        require_rank(shape, 3, "images (height, width, channels)")
-        return (shape[2],)
+class MaxPool1D(LayerKind):
+    kind = "max_pool1d"
+    params = Pool1DParams
+    summary = "1-D max pooling over sequences, channels last."
+    example = "{pool_size: 3, strides: 2, padding: same}"
+    example_input = (7, 2)
+    output_shape = staticmethod(_pool1d_shape)
 
 
 @register
-class GlobalAvgPool1D(LayerKind):
-    kind = "global_avg_pool1d"
-    params = GlobalPoolParams
-    summary = "Mean over the steps of a sequence: (steps, c) -> (c,)."
-    example = "{}"
-    example_input = (5, 3)
-
-    @staticmethod
-    def output_shape(p: GlobalPoolParams, inputs: list[Shape]) -> Shape:
-        (shape,) = inputs
-        require_rank(shape, 2, "sequences (steps, channels)")
-        return (shape[1],)
+class AvgPool1D(LayerKind):
+    kind = "avg_pool1d"
+    params = Pool1DParams
+    summary = "1-D average pooling over sequences, channels last."
+    example = "{pool_size: 2}"
+    example_input = (7, 2)
+    output_shape = staticmethod(_pool1d_shape)

@@ -13,7 +13,13 @@ from pydantic import BaseModel, ValidationError
 from modelgen._yaml import LocatedDocument
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY
-from modelgen.schema.spec import LAYER_ITEM_KEYS, LAYER_ITEM_MODELS, Spec, layer_kind_of
+from modelgen.schema.spec import (
+    LAYER_ITEM_KEYS,
+    LAYER_ITEM_MODELS,
+    BlockUse,
+    Spec,
+    layer_kind_of,
+)
 
 __all__ = ["Spec", "validate_document", "json_schema", "SCHEMA_PATH"]
 
@@ -81,7 +87,7 @@ def _short(value: Any) -> str:
 def _diagnostic(error: dict[str, Any], doc: LocatedDocument) -> Diagnostic:
     kind, loc, ctx = error["type"], tuple(error["loc"]), error.get("ctx") or {}
     path = _data_path(doc.data, loc)
-    label = _label(path)
+    label = _label(doc.origin(path))  # a layer expanded from a block: the block's path
     value = error.get("input")
     if kind == "missing":
         field = loc[-1]
@@ -97,7 +103,9 @@ def _diagnostic(error: dict[str, Any], doc: LocatedDocument) -> Diagnostic:
         if allowed:
             hint = (hint + " " if hint else "") + "allowed: " + ", ".join(allowed)
         return Diagnostic(
-            f"{_label(path[:-1])}: unknown field '{key}'", doc.where(path, key=True), hint
+            f"{_label(doc.origin(path[:-1]))}: unknown field '{key}'",
+            doc.where(path, key=True),
+            hint,
         )
     if kind == "layer_kind":
         return _layer_kind_diagnostic(path, value, doc)
@@ -144,28 +152,27 @@ def _diagnostic(error: dict[str, Any], doc: LocatedDocument) -> Diagnostic:
 
 def _layer_kind_diagnostic(path: tuple[Any, ...], item: Any, doc: LocatedDocument) -> Diagnostic:
     example = "write a layer as `- dense: {units: 10}`"
+    where_label = _label(doc.origin(path))
     if not isinstance(item, dict):
         return Diagnostic(
-            f"{_label(path)}: a layer must be a mapping, got {_short(item)}",
+            f"{where_label}: a layer must be a mapping, got {_short(item)}",
             doc.where(path),
             example,
         )
     kinds = [key for key in item if key not in LAYER_ITEM_KEYS]
     if not kinds:
-        return Diagnostic(
-            f"{_label(path)}: the layer names no layer kind", doc.where(path), example
-        )
+        return Diagnostic(f"{where_label}: the layer names no layer kind", doc.where(path), example)
     unknown = [k for k in kinds if k not in REGISTRY]
     if unknown:
         key = unknown[0]
         hint = did_you_mean(key, REGISTRY) or ""
         return Diagnostic(
-            f"{_label(path)}: unknown layer kind '{key}'",
+            f"{where_label}: unknown layer kind '{key}'",
             doc.where(path + (key,), key=True),
             (hint + " " if hint else "") + "known kinds: " + ", ".join(sorted(REGISTRY)),
         )
     return Diagnostic(
-        f"{_label(path)}: one layer item names several kinds: {', '.join(kinds)}",
+        f"{where_label}: one layer item names several kinds: {', '.join(kinds)}",
         doc.where(path + (kinds[1],), key=True),
         "give each layer its own list item",
     )
@@ -189,7 +196,7 @@ def _fields_at(path: tuple[Any, ...], data: Any) -> list[str] | None:
         node = node[part]
     tp = _concrete(tp, node)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
+        return [info.alias or name for name, info in tp.model_fields.items()]
     return None
 
 
@@ -207,6 +214,8 @@ def _concrete(tp: Any, node: Any) -> Any:
             kind = layer_kind_of(node)
             if kind is not None and LAYER_ITEM_MODELS[kind] in members:
                 return LAYER_ITEM_MODELS[kind]
+            if isinstance(node, dict) and "block" in node and BlockUse in members:
+                return BlockUse
             chosen = _pick_member(members, node)
             if chosen is None:
                 return tp

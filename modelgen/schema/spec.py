@@ -29,13 +29,21 @@ __all__ = [
     "Runtime",
     "Identifier",
     "layer_kind_of",
+    "item_tag",
     "LAYER_ITEM_KEYS",
+    "Block",
+    "BlockUse",
+    "BLOCK_USE_TAG",
+    "MAX_REPEAT",
 ]
 
 Identifier = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$"),
 ]
+#: A name inside a block (a layer's, an input's): it is always prefixed with the use's name,
+#: so it may start with a digit, as Keras names the layers of its blocks (`conv2_block1_1_conv`).
+LocalName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 MAX_SEED = 2**31 - 3
@@ -186,14 +194,82 @@ def _layer_item_model(kind: str) -> type[BaseModel]:
 
 
 LAYER_ITEM_MODELS = {kind: _layer_item_model(kind) for kind in REGISTRY}
+#: The union tag of a block use among layer items (not a key a spec can hold by accident).
+BLOCK_USE_TAG = "block use"
+MAX_REPEAT = 1000
+LayerInputs = Identifier | Annotated[list[Identifier], Field(min_length=1)]
+
+
+class BlockUse(Strict):
+    """A use of a block: it stands for the block's layers, named `<name>_<layer>` (with `repeat:
+    n`, n chained instances `<name>1_<layer>` ... `<name>n_<layer>`)."""
+
+    block: Identifier = Field(description="the block to use: a name under `blocks`")
+    name: Identifier | None = Field(
+        None,
+        description="prefix of the layer names; later layers name the use by it (default: the "
+        "block's name, then `<block>_1`, `<block>_2`...)",
+    )
+    inputs: LayerInputs | None = Field(
+        None,
+        description="one name per block input; default: the previous layer (or the only model "
+        "input)",
+    )
+    with_: dict[Identifier, Any] = Field(
+        {}, alias="with", description="parameter values: `{filters: 64}` replaces `$filters`"
+    )
+    repeat: Annotated[int, Field(ge=1, le=MAX_REPEAT)] = Field(
+        1, description="chain this many instances, each reading the previous one's output"
+    )
+
+
+def item_tag(item: Any) -> str | None:
+    """The union tag of a model.layers item: its layer kind, or BLOCK_USE_TAG for a block use."""
+    if isinstance(item, dict) and "block" in item:
+        return BLOCK_USE_TAG
+    return layer_kind_of(item)
+
+
 LayerItem = Annotated[
-    Union[tuple(Annotated[model, Tag(kind)] for kind, model in LAYER_ITEM_MODELS.items())],  # noqa: UP007
+    Union[  # noqa: UP007
+        tuple(Annotated[model, Tag(kind)] for kind, model in LAYER_ITEM_MODELS.items())
+        + (Annotated[BlockUse, Tag(BLOCK_USE_TAG)],)
+    ],
     Discriminator(
-        layer_kind_of,
+        item_tag,
         custom_error_type="layer_kind",
         custom_error_message="a layer item needs exactly one known layer kind",
     ),
 ]
+
+
+class Block(Strict):
+    """A reusable sub-graph: layers written once with `$param` values, used by `block: NAME`
+    items in `model.layers` or in other blocks (see Blocks above)."""
+
+    params: dict[Identifier, Any] = Field(
+        {},
+        description="parameter names and their defaults (null: the use must give it); a string "
+        "`$name` anywhere in the layers becomes the value",
+    )
+    inputs: Annotated[list[LocalName], Field(min_length=1, max_length=64)] = Field(
+        ["x"], description="the block's input names, which its layers may take"
+    )
+    layers: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10_000)] = Field(
+        description="layer items as in model.layers (names local to the block, which may start "
+        "with a digit; inputs default to the previous layer, the first to the block input) or "
+        "uses of other blocks"
+    )
+    output: LocalName | None = Field(
+        None, description="the layer whose output is the block's (default: the last)"
+    )
+
+    @model_validator(mode="after")
+    def _distinct_inputs(self) -> Block:
+        twice = sorted({name for name in self.inputs if self.inputs.count(name) > 1})
+        if twice:
+            raise ValueError(f"block input '{twice[0]}' is listed twice")
+        return self
 
 
 class ModelSection(Strict):
@@ -429,6 +505,9 @@ class Spec(Strict):
         0, description="seeds weights, dropout and shuffling in both targets"
     )
     data: Data = Field(description="see data below")
+    blocks: dict[Identifier, Block] = Field(
+        {}, description="reusable sub-graphs by name, used from model.layers with `block: NAME`"
+    )
     model: ModelSection = Field(description="inputs and layers")
     train: Train = Field(description="see train below")
     runtime: Runtime = Field(Runtime(), description="see runtime below")

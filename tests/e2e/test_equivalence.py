@@ -27,7 +27,7 @@ import yaml
 
 from modelgen.build import generate
 from modelgen.layers import REGISTRY
-from tests.specs import base_spec, fanout_spec, kind_spec, write_spec
+from tests.specs import CONV_CASES, base_spec, fanout_spec, kind_spec, write_spec
 
 pytestmark = pytest.mark.slow
 STEPS = 20
@@ -194,6 +194,64 @@ CASES |= {
         ],
     ),
 }
+# Elementwise merges with Keras' broadcasting: squeeze-and-excite channel weights (h, w, c)
+# * (1, 1, c), an input of lower rank (Keras inserts axes after the batch), several inputs.
+IMAGE = {"x": {"shape": [4, 4, 3]}}
+_SE = [
+    {"conv2d": {"filters": 4, "kernel_size": 3, "padding": "same"}, "name": "maps"},
+    {"global_avg_pool2d": {}, "name": "squeezed"},
+    {"dense": {"units": 4, "activation": "sigmoid"}, "name": "gate"},
+]
+CASES["multiply-squeeze-excite"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        *_SE,
+        {"reshape": {"target_shape": [1, 1, 4]}, "name": "gate_map"},
+        {"multiply": {}, "inputs": ["maps", "gate_map"], "name": "scaled"},
+        {"flatten": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["merges-broadcast-ranks"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        *_SE,
+        {"multiply": {}, "inputs": ["maps", "gate", "maps"], "name": "product"},
+        {"subtract": {}, "inputs": ["gate", "product"], "name": "difference"},
+        {"average": {}, "inputs": ["difference", "maps", "gate"], "name": "mean"},
+        {"maximum": {}, "inputs": ["mean", "gate"], "name": "high"},
+        {"minimum": {}, "inputs": ["gate", "high", "maps"], "name": "low"},
+        {"flatten": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+# Preprocessing: a normalization learns its statistics from the training split (adapt)
+# before training; rescaling; given statistics on a hidden layer (gradients pass through).
+CASES["normalization-adapt-image"] = _with(
+    _with(BASE, "model.inputs", IMAGE),
+    "model.layers",
+    [
+        {"normalization": {}, "name": "norm"},
+        {"rescaling": {"scale": 0.5, "offset": -0.25}},
+        {"conv2d": {"filters": 4, "kernel_size": 3}},
+        {"global_avg_pool2d": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["normalization-axis-invert"] = _with(
+    _with(BASE, "model.inputs", {"x": {"shape": [3, 4]}}),
+    "model.layers",
+    [
+        {"normalization": {"axis": 1, "invert": True}, "name": "norm"},
+        {"flatten": {}},
+        {"dense": {"units": 5, "activation": "tanh"}},
+        {"normalization": {"mean": 0.25, "variance": 2.0}},
+        {"normalization": {"mean": [0.5], "variance": [0.5], "invert": True}},
+        {"dense": {"units": 3}},
+    ],
+)
 # Several steps per compiled call: same numbers, metrics logged once per call.
 # (72 training samples: 3 steps per epoch at batch 24, 5 at batch 16.)
 CASES["steps-per-execution"] = _with(
@@ -298,6 +356,75 @@ THREE["train"] |= {
     "metrics": {"logits": ["accuracy"], "tf": ["accuracy", "mse"], "size": ["mse"]},
 }
 CASES["multi-output-three"] = THREE
+
+
+def _after_conv(shape: list[int], *layers: dict[str, Any]) -> dict[str, Any]:
+    """``layers`` between a trainable conv2d (so gradients flow through them) and the head."""
+    convolve = {"conv2d": {"filters": 2, "kernel_size": 1}}
+    if len(shape) == 2:
+        convolve = {"conv1d": {"filters": 2, "kernel_size": 1}}
+    return _with(
+        BASE,
+        "model",
+        {
+            "inputs": {"x": {"shape": shape}},
+            "layers": [convolve, *layers, {"flatten": {}}, {"dense": {"units": 3}}],
+        },
+    )
+
+
+# Reshaping, pooling and augmentation options (the kind-* cases cover each kind's example).
+CASES |= {
+    "pad-int": _after_conv([4, 5, 1], {"zero_padding2d": {"padding": 2}}),
+    "pad-pair": _after_conv([4, 5, 1], {"zero_padding2d": {"padding": [0, 3]}}),
+    "crop-pair": _after_conv([6, 7, 1], {"cropping2d": {"cropping": [1, 2]}}),
+    "crop-rows-only": _after_conv([6, 7, 1], {"cropping2d": {"cropping": [[2, 1], [0, 0]]}}),
+    "crop-bottom-open": _after_conv([6, 7, 1], {"cropping2d": {"cropping": [[1, 0], [0, 2]]}}),
+    "upsampling-int": _after_conv([3, 2, 1], {"upsampling2d": {"size": 2}}),
+    "upsampling-bilinear": _after_conv(
+        [3, 4, 1], {"upsampling2d": {"size": [2, 3], "interpolation": "bilinear"}}
+    ),
+    "pool1d-max-overlapping": _after_conv([7, 2], {"max_pool1d": {"pool_size": 3, "strides": 1}}),
+    "pool1d-avg-same": _after_conv(
+        [7, 2], {"avg_pool1d": {"pool_size": 3, "strides": 2, "padding": "same"}}
+    ),
+    "global-max-pool1d-keepdims": _after_conv([5, 3], {"global_max_pool1d": {"keepdims": True}}),
+    "global-max-pool2d": _after_conv([5, 4, 2], {"global_max_pool2d": {}}),
+    # EfficientNet's squeeze-and-excite: a per-channel mean kept as (1, 1, c), then a 1x1 conv.
+    "global-avg-pool2d-keepdims": _after_conv(
+        [5, 4, 2],
+        {"global_avg_pool2d": {"keepdims": True}},
+        {"conv2d": {"filters": 2, "kernel_size": 1, "activation": "sigmoid"}},
+    ),
+    "global-avg-pool1d-keepdims": _after_conv([5, 3], {"global_avg_pool1d": {"keepdims": True}}),
+    "flip-horizontal": _after_conv([4, 5, 2], {"random_flip": {"mode": "horizontal"}}),
+    "flip-vertical": _after_conv([4, 5, 2], {"random_flip": {"mode": "vertical"}}),
+    "rotation-range-wrap": _after_conv(
+        [5, 6, 2], {"random_rotation": {"factor": [-0.3, 0.05], "fill_mode": "wrap"}}
+    ),
+    "rotation-constant-nearest": _after_conv(
+        [5, 6, 2],
+        {
+            "random_rotation": {
+                "factor": 0.5,
+                "fill_mode": "constant",
+                "fill_value": 0.25,
+                "interpolation": "nearest",
+            }
+        },
+    ),
+    "rotation-fill-nearest": _after_conv(
+        [6, 6, 1], {"random_rotation": {"factor": 0.2, "fill_mode": "nearest"}}
+    ),
+    # Three seeded layers in one model (each its own seed), then the validation pass.
+    "augment-cnn": _after_conv(
+        [6, 6, 1],
+        {"random_flip": {}},
+        {"random_rotation": {"factor": 0.1}},
+        {"dropout": {"rate": 0.25}},
+        {"max_pool2d": {"pool_size": 2}},
+    ),
+}
 # The small variants of the zoo (examples/zoo/*_small.yaml), as a user would write them.
 ZOO = Path(__file__).resolve().parents[2] / "examples" / "zoo"
 CASES |= {
@@ -305,9 +432,79 @@ CASES |= {
     for path in sorted(ZOO.glob("*_small.yaml"))
     if path.stem in ZOO_READY
 }
+# Reusable blocks: expanded before lowering, so both targets see plain layers named
+# <use><i>_<layer>; a repeated residual block (conv, batch_norm, a skip add) and a block that
+# uses another (with $param values passed down and a dropout inside).
+CASES["blocks-residual-repeat"] = _with(
+    _with(
+        _with(BASE, "model.inputs", {"x": {"shape": [6, 6, 2]}}),
+        "blocks",
+        {
+            "res": {
+                "params": {"filters": None, "kernel": 3},
+                "layers": [
+                    {
+                        "name": "conv1",
+                        "conv2d": {
+                            "filters": "$filters",
+                            "kernel_size": "$kernel",
+                            "padding": "same",
+                        },
+                    },
+                    {"name": "bn1", "batch_norm": {}},
+                    {"name": "relu1", "activation": {"activation": "relu"}},
+                    {"name": "conv2", "conv2d": {"filters": "$filters", "kernel_size": 1}},
+                    {"name": "add", "add": {}, "inputs": ["x", "conv2"]},
+                    {"name": "out", "activation": {"activation": "relu"}},
+                ],
+            }
+        },
+    ),
+    "model.layers",
+    [
+        {"name": "stem", "conv2d": {"filters": 4, "kernel_size": 3, "padding": "same"}},
+        {"name": "stage1_block1", "block": "res", "with": {"filters": 4, "kernel": 1}},
+        {"name": "stage1_block", "block": "res", "with": {"filters": 4}, "repeat": 2},
+        {"global_avg_pool2d": {}},
+        {"dense": {"units": 3}},
+    ],
+)
+CASES["blocks-nested"] = _with(
+    _with(
+        BASE,
+        "blocks",
+        {
+            "gate": {
+                "params": {"units": None, "rate": 0.25},
+                "layers": [
+                    {"name": "fc", "dense": {"units": "$units", "activation": "tanh"}},
+                    {"name": "drop", "dropout": {"rate": "$rate"}},
+                ],
+            },
+            "unit": {
+                "params": {"width": 6},
+                "layers": [
+                    {"name": "norm", "layer_norm": {}},
+                    {"name": "se", "block": "gate", "with": {"units": "$width"}},
+                    {"name": "out", "add": {}, "inputs": ["x", "se"]},
+                ],
+            },
+        },
+    ),
+    "model.layers",
+    [
+        {"name": "enc", "block": "unit", "repeat": 2},
+        {"name": "head", "block": "gate", "with": {"units": 3, "rate": 0.0}, "inputs": "enc"},
+        {"dense": {"units": 3}},
+    ],
+)
+# Convolution options: strides, multipliers, dilation, penalties, biases of size 1.
+CASES |= CONV_CASES
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
-INIT_CASES = sorted(c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-")))
+INIT_CASES = sorted(
+    c for c in CASES if c.startswith(("kind-", "fanout-", "init-", "dag-", "zoo-", "blocks-"))
+)
 
 
 def _run_jobs(jobs: list[dict[str, Any]], folder: Path) -> None:
