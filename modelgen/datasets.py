@@ -336,7 +336,9 @@ def _check_npz(
 ) -> None:
     where = ("data", key)
     features = data.features if isinstance(data.features, dict) else {inputs[0].name: data.features}
-    wanted = [*features.values(), data.labels]
+    labels = _label_arrays(data, loss, classes)
+    label_names = [name for name, _, _ in labels]
+    wanted = [*features.values(), *label_names]
     try:
         names, arrays = _read_npz(path, wanted)
     except _Bad as exc:
@@ -346,13 +348,13 @@ def _check_npz(
     if missing:
         error(
             f"{path} has no array {shown(missing[0])} (it has {_names(sorted(names))})",
-            ("data", "features" if missing[0] != data.labels else "labels"),
+            ("data", "features" if missing[0] not in label_names else "labels"),
         )
         return
-    problems = len(_npz_shapes(data, path, where, inputs, loss, features, arrays, error))
+    problems = len(_npz_shapes(path, where, inputs, labels, features, arrays, error))
     if problems:
         return
-    count = arrays[data.labels].shape[0]
+    count = arrays[label_names[0]].shape[0]
     if key == "path":
         info.examples = count
     if key == "path" and not data.validation_path:
@@ -365,7 +367,7 @@ def _check_npz(
             return
     if not check_values:
         return
-    needs = [(features[i.name], i) for i in inputs] + [(data.labels, None)]
+    needs = [(features[i.name], i) for i in inputs] + [(name, None) for name in label_names]
     total = sum(arrays[name].nbytes for name, _ in needs)
     if total > MAX_VALUE_CHECK_BYTES:
         info.notes.append(
@@ -374,10 +376,19 @@ def _check_npz(
             "program loads them"
         )
         return
-    _check_npz_values(path, where, needs, loss, id_ranges, classes, error)
+    _check_npz_values(path, where, needs, labels, id_ranges, error)
 
 
-def _npz_shapes(data, path, where, inputs, loss, features, arrays, error) -> list[str]:
+def _label_arrays(data, loss, classes: int | None) -> list[tuple[str, Any, int | None]]:
+    """(label array, loss plan, class count) per output: ``loss`` is one plan, or a list of
+    plans (one per output, each naming its output) with ``data.labels`` a mapping."""
+    if not isinstance(loss, list):
+        name = data.labels if isinstance(data.labels, str) else next(iter(data.labels.values()))
+        return [(name, loss, classes)]
+    return [(data.labels[plan.output], plan, plan.classes or None) for plan in loss]
+
+
+def _npz_shapes(path, where, inputs, labels_of, features, arrays, error) -> list[str]:
     """Shape and dtype problems of the arrays the model reads (each also reported)."""
     found: list[str] = []
 
@@ -385,8 +396,9 @@ def _npz_shapes(data, path, where, inputs, loss, features, arrays, error) -> lis
         found.append(message)
         error(message, where)
 
-    labels = arrays[data.labels]
-    for name in [*features.values(), data.labels]:
+    first = labels_of[0][0]
+    labels = arrays[first]
+    for name in [*features.values(), *(name for name, _, _ in labels_of)]:
         array = arrays[name]
         if not array.shape:
             bad(f"{path}: array {shown(name)} is a single value, not one row per sample")
@@ -406,22 +418,27 @@ def _npz_shapes(data, path, where, inputs, loss, features, arrays, error) -> lis
                 f"input '{inp.name}' needs [N, {', '.join(map(str, inp.shape))}]"
             )
         elif shape[0] != count:
-            bad(f"{path}: {shown(name)} has {shape[0]} rows but {shown(data.labels)} has {count}")
+            bad(f"{path}: {shown(name)} has {shape[0]} rows but {shown(first)} has {count}")
         if inp.dtype == "int32" and arrays[name].kind not in "iu":
             bad(
                 f"array {shown(name)} in {path} holds {descr}, but the input "
                 f"'{inp.name}' takes integer ids"
             )
-    label_shape = labels.shape[1:]
-    if label_shape != loss.label_shape and label_shape + (1,) != loss.label_shape:
-        bad(
-            f"labels {shown(data.labels)} in {path} have shape {list(labels.shape)}, but "
-            f"{loss.type} needs [N{''.join(', ' + str(d) for d in loss.label_shape)}]"
-        )
+    for name, loss, _ in labels_of:
+        labels = arrays[name]
+        label_shape = labels.shape[1:]
+        if labels.shape[0] != count:
+            bad(f"{path}: {shown(name)} has {labels.shape[0]} rows but {shown(first)} has {count}")
+        elif label_shape != loss.label_shape and label_shape + (1,) != loss.label_shape:
+            output = f" (output '{loss.output}')" if len(labels_of) > 1 else ""
+            bad(
+                f"labels {shown(name)}{output} in {path} have shape {list(labels.shape)}, but "
+                f"{loss.type} needs [N{''.join(', ' + str(d) for d in loss.label_shape)}]"
+            )
     return found
 
 
-def _check_npz_values(path, where, needs, loss, id_ranges, classes, error) -> None:
+def _check_npz_values(path, where, needs, labels_of, id_ranges, error) -> None:
     """The values of the arrays the model reads, as the generated program checks them."""
     import zipfile
 
@@ -432,6 +449,7 @@ def _check_npz_values(path, where, needs, loss, id_ranges, classes, error) -> No
             for name, inp in needs:
                 value = archive[name]
                 if inp is None:
+                    loss, classes = next((p, c) for n, p, c in labels_of if n == name)
                     problem = _label_problem(np, value, loss.type, classes)
                 elif inp.dtype == "int32":
                     problem = _id_problem(np, value, inp.name, id_ranges.get(inp.name))

@@ -76,6 +76,9 @@ def _is_model(tp: Any) -> bool:
 def _nested(tp: Any) -> tuple[str, list[type[BaseModel]]] | None:
     """Where models sit in a field's type, as a path suffix, and which: ``("", [Runtime])``,
     ``(".<name>", [InputSpec])`` for a mapping of names, ``("[]", [...])`` for a list."""
+    models = [m for member in _members(tp) for m in _members(member) if _is_model(m)]
+    if models:  # a model, or a mapping of them (a loss per output): documented once, here
+        return "", models
     for member in _members(tp):
         origin = typing.get_origin(member)
         if origin is list:
@@ -88,6 +91,17 @@ def _nested(tp: Any) -> tuple[str, list[type[BaseModel]]] | None:
                 return ".<name>" + found[0], found[1]
     models = [m for m in _members(tp) if _is_model(m)]
     return ("", models) if models else None
+
+
+def _discriminator(tp: Any) -> str | None:
+    """The discriminator of a tagged union inside a union (``Loss | dict[name, Loss]``)."""
+    for member in typing.get_args(tp):
+        for meta in (
+            typing.get_args(member)[1:] if typing.get_origin(member) is typing.Annotated else ()
+        ):
+            if isinstance(getattr(meta, "discriminator", None), str):
+                return meta.discriminator
+    return None
 
 
 def sections() -> list[Section]:
@@ -108,7 +122,8 @@ def sections() -> list[Section]:
                 if nested:
                     suffix, inner = nested
                     child = f"{path}.{name}" if path else name
-                    walk(child + suffix, inner, info.discriminator if not suffix else None)
+                    tag = info.discriminator or _discriminator(info.annotation)
+                    walk(child + suffix, inner, tag if not suffix else None)
 
     walk("", [s.Spec], None)
     return list(found.values())

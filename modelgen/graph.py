@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,14 @@ class LossPlan:
     delta: float
     label_dtype: str
     label_shape: Shape
+    #: The output layer this loss reads (several outputs: each has its own plan).
+    output: str = ""
+    #: Its factor in the total loss (None: no loss_weights given, Keras multiplies by nothing).
+    weight: float | None = None
+    #: The metrics reported for this output, as the spec lists them.
+    metrics: tuple[str, ...] = ()
+    #: The output's class count for a crossentropy loss (0 otherwise).
+    classes: int = 0
 
 
 @dataclass
@@ -115,6 +123,27 @@ class Graph:
     features: dict[str, str]
     seeds_used: int
     data: DataInfo = field(default_factory=DataInfo)
+    #: Every output layer, in the spec's order (Keras sums their losses in this order).
+    outputs: list[Node] = field(default_factory=list)
+    #: One loss plan per output, in the same order; ``loss`` is the first.
+    losses: list[LossPlan] = field(default_factory=list)
+    #: output name -> label array name in the data file (npz); empty for other sources.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def multi(self) -> bool:
+        """True with several outputs: the model returns a dict, labels are a dict, each output
+        has its own loss and metrics (named ``<output>_<metric>``)."""
+        return len(self.outputs) > 1
+
+    def logits_name(self, node: Node) -> str | None:
+        """The variable a loss reads pre-activation logits from, when ``node`` is an output
+        whose loss uses them (``logits``; ``<output>_logits`` with several outputs)."""
+        for plan in self.losses or [self.loss]:
+            if plan.on_logits and (plan.output or self.output.name) == node.name:
+                return f"{node.name}_logits" if self.multi else "logits"
+        return None
+
     #: The instances of blocks used in model.layers, in order (modelgen.blocks.UseSummary).
     block_uses: list[Any] = field(default_factory=list)
 
@@ -164,8 +193,13 @@ class Graph:
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        """What both targets report each step: the loss, then the spec's metrics."""
-        return ("loss", *self.spec.train.metrics)
+        """What both targets report each step: the loss, then the spec's metrics. With
+        several outputs, as Keras logs them (sorted): ``loss``, each ``<output>_loss`` and
+        ``<output>_<metric>``."""
+        if not self.multi:
+            return ("loss", *self.loss.metrics)
+        names = ["loss"] + [f"{p.output}_{m}" for p in self.losses for m in ("loss", *p.metrics)]
+        return tuple(sorted(names))
 
     def optimizer_slots(self) -> list[str]:
         """Per-variable state the optimizer keeps, in the order Keras creates it."""
@@ -321,10 +355,23 @@ def lower(
         raise SpecError(problems)
 
     by_name = {n.name: n for n in order}
-    output = by_name[spec.model.output] if spec.model.output else nodes[-1]
-    _check_unused(spec, inputs, order, output, error)
-    _flow_masks(order, output, error)
-    order = _keras_order(order, output)
+    outputs = _outputs(spec, by_name, nodes[-1], error)
+    if problems:
+        raise SpecError(problems)
+    output = outputs[0]
+    _check_unused(spec, inputs, order, outputs, error)
+    _flow_masks(order, outputs, error)
+    if len(outputs) > 1:
+        for node in order:
+            if getattr(node.params, "activity_regularizer", None) is not None:
+                error(
+                    f"layer '{node.name}' has an activity_regularizer, which modelgen supports "
+                    "only in a model with one output",
+                    node.path + (node.kind, "activity_regularizer"),
+                    "regularize the kernel instead (kernel_regularizer), or keep one output",
+                    key=True,
+                )
+    order = _keras_order(order, outputs)
     total = sum(n.param_count for n in order)
     if total > MAX_PARAMS:
         error(
@@ -351,8 +398,10 @@ def lower(
             ("data", "batch_size"),
             "use a smaller batch, smaller inputs, or downsample earlier (strides, pooling)",
         )
-    loss = _plan_loss(spec, output, error)
+    losses = _plan_losses(spec, outputs, error)
+    loss = losses[0] if losses else None
     features = _features(spec, inputs, error)
+    labels = _labels(spec, outputs, error)
     if problems:
         raise SpecError(problems)
     classes = output.shape[-1] if output.shape else 1
@@ -360,7 +409,7 @@ def lower(
         spec,
         spec_path,
         inputs,
-        loss,
+        loss if len(losses) == 1 else losses,
         error,
         classes=classes,
         id_ranges=sized.id_ranges,
@@ -380,6 +429,7 @@ def lower(
             ("data", "label"),
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
+    graph.outputs, graph.losses, graph.labels = outputs, losses, labels
     graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
@@ -406,7 +456,7 @@ MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional", "global_av
 MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
 
 
-def _flow_masks(order: list[Node], output: Node, error) -> None:
+def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
     """Follow each ``mask_zero`` embedding's padding mask through the layers, as Keras attaches
     it to tensors: set ``mask_in``/``mask_out`` on every node it reaches. A mask reaching a
     layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging
@@ -443,14 +493,15 @@ def _flow_masks(order: list[Node], output: Node, error) -> None:
             node.mask_out = masks[node.name] = node.mask_in
         if node.kind in MASK_PASSES:
             node.mask_in = None  # passed on, not used
-    if output.mask_out is not None:
-        error(
-            f"the output '{output.name}' carries the padding mask of embedding "
-            f"'{output.mask_out}' (mask_zero); Keras would weight the loss by it",
-            output.path + (output.kind,),
-            "end with a recurrent layer without return_sequences, or drop `mask_zero`",
-            key=True,
-        )
+    for output in outputs:
+        if output.mask_out is not None:
+            error(
+                f"the output '{output.name}' carries the padding mask of embedding "
+                f"'{output.mask_out}' (mask_zero); Keras would weight the loss by it",
+                output.path + (output.kind,),
+                "end with a recurrent layer without return_sequences, or drop `mask_zero`",
+                key=True,
+            )
 
 
 def _returns_sequences(node: Node) -> bool:
@@ -580,9 +631,10 @@ def _topological(nodes: list[Node], input_names: set[str], error) -> list[Node]:
     return order
 
 
-def _keras_order(order: list[Node], output: Node) -> list[Node]:
+def _keras_order(order: list[Node], outputs: list[Node]) -> list[Node]:
     """The layers in the order Keras' functional API lists them (``map_graph``): by decreasing
-    depth from the output, ties broken by first visit in a depth-first walk from the output.
+    depth from the outputs, ties broken by first visit in a depth-first walk from the outputs
+    (several outputs: walked in sorted name order, as Keras flattens the dict of outputs).
     Weight lists, gradient clipping and regularization sums follow this order, so the tf target
     must too. It is a valid topological order."""
     by_name = {n.name: n for n in order}
@@ -590,9 +642,25 @@ def _keras_order(order: list[Node], output: Node) -> list[Node]:
     finished: list[str] = []
 
     inputs_of = {name: node.inputs for name, node in by_name.items()}
-    first_visit[output.name] = 0
-    stack = [(output.name, iter(inputs_of[output.name]))]
     done: set[str] = set()
+    for output in sorted(outputs, key=lambda node: node.name):
+        if output.name in done:
+            continue
+        first_visit.setdefault(output.name, len(first_visit))
+        _walk(output.name, inputs_of, first_visit, finished, done)
+    depth: dict[str, int] = {}
+    for name in reversed(finished):
+        here = depth.setdefault(name, 0)
+        for src in by_name[name].inputs if name in by_name else ():
+            depth[src] = max(here + 1, depth.get(src, 0))
+    layers = [name for name in finished if name in by_name]
+    layers.sort(key=lambda name: (-depth[name], first_visit[name]))
+    return [by_name[name] for name in layers]
+
+
+def _walk(start: str, inputs_of, first_visit, finished: list[str], done: set[str]) -> None:
+    """Keras' ``_build_map`` depth-first walk from ``start``, appending finished layers."""
+    stack = [(start, iter(inputs_of[start]))]
     while stack:  # iterative depth-first walk (deep chains exceed Python's recursion limit)
         name, pending = stack[-1]
         for src in pending:
@@ -605,22 +673,15 @@ def _keras_order(order: list[Node], output: Node) -> list[Node]:
             if name not in done:
                 done.add(name)
                 finished.append(name)
-    depth: dict[str, int] = {}
-    for name in reversed(finished):
-        here = depth.setdefault(name, 0)
-        for src in by_name[name].inputs if name in by_name else ():
-            depth[src] = max(here + 1, depth.get(src, 0))
-    layers = [name for name in finished if name in by_name]
-    layers.sort(key=lambda name: (-depth[name], first_visit[name]))
-    return [by_name[name] for name in layers]
 
 
 def _check_unused(
-    spec: Spec, inputs: list[InputNode], order: list[Node], output: Node, error
+    spec: Spec, inputs: list[InputNode], order: list[Node], outputs: list[Node], error
 ) -> None:
     by_name = {n.name: n for n in order}
     used: set[str] = set()
-    stack = [output.name]
+    stack = [o.name for o in outputs]
+    output = outputs[0] if len(outputs) == 1 else None
     while stack:
         name = stack.pop()
         if name in used:
@@ -631,9 +692,13 @@ def _check_unused(
     for node in order:
         if node.name not in used:
             error(
-                f"layer '{node.name}' does not lead to the output '{output.name}'",
+                f"layer '{node.name}' does not lead to the output '{output.name}'"
+                if output
+                else f"layer '{node.name}' does not lead to any of the outputs "
+                + ", ".join(f"'{o.name}'" for o in outputs),
                 node.path,
-                "remove it, or use it as the input of a later layer",
+                "remove it, or use it as the input of a later layer"
+                + ("" if output else ", or list it in model.outputs"),
             )
     for inp in inputs:
         if inp.name not in used:
@@ -645,9 +710,108 @@ def _check_unused(
             )
 
 
-def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
-    loss = spec.train.loss
-    where = ("train", "loss")
+def _outputs(spec: Spec, by_name: dict[str, Node], last: Node, error) -> list[Node]:
+    """The output layers: model.outputs, else model.output, else the last layer."""
+    names = spec.model.outputs or [spec.model.output or last.name]
+    found: list[Node] = []
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            error(f"model.outputs lists '{name}' twice", ("model", "outputs", i))
+        elif name in by_name:
+            found.append(by_name[name])
+            continue
+        where = ("model", "outputs", i) if spec.model.outputs else ("model", "output")
+        hint = did_you_mean(name, by_name) or f"layers: {', '.join(sorted(by_name))}"
+        error(f"the output '{name}' is not a layer", where, hint)
+    for node in found:
+        if len(found) > 1 and (node.name == "val" or node.name.startswith("val_")):
+            error(
+                f"the output '{node.name}' would log its loss as '{node.name}_loss', which "
+                "reads as a validation metric (val_...)",
+                ("model", "outputs", names.index(node.name)),
+                "rename the layer",
+            )
+        taken = f"{node.name}_logits"
+        if len(found) > 1 and taken in by_name:
+            error(
+                f"a layer named '{taken}' clashes with the logits of the output '{node.name}'",
+                by_name[taken].path + ("name",),
+                "rename that layer",
+            )
+    return found
+
+
+def _plan_losses(spec: Spec, outputs: list[Node], error) -> list[LossPlan]:
+    """One loss plan per output, checking that train.loss, loss_weights and metrics name the
+    outputs (a mapping per output name; one loss or metrics list for a single output)."""
+    train, names = spec.train, [o.name for o in outputs]
+    several = len(outputs) > 1
+    hint_outputs = f"the outputs are {', '.join(names)}"
+
+    def per_output(value: Any, field: str) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            return None
+        for key in value:
+            if key not in names:
+                error(
+                    f"train.{field} names '{key}', which is not a model output",
+                    ("train", field, key),
+                    did_you_mean(key, names) or hint_outputs,
+                    key=True,
+                )
+        return value
+
+    losses = per_output(train.loss, "loss")
+    metrics = per_output(train.metrics, "metrics")
+    weights = per_output(train.loss_weights, "loss_weights")
+    if weights is not None and not several:
+        error(
+            "train.loss_weights needs several model.outputs",
+            ("train", "loss_weights"),
+            "list the output layers in `model.outputs: [a, b]`, or remove loss_weights",
+            key=True,
+        )
+    if several and not isinstance(train.metrics, dict) and train.metrics:
+        error(
+            "with several outputs, give the metrics per output",
+            ("train", "metrics"),
+            "metrics: {" + ", ".join(f"{n}: [METRIC]" for n in names) + "}",
+        )
+    plans = []
+    for node in outputs:
+        if losses is None:
+            loss, where = train.loss, ("train", "loss")
+        elif node.name in losses:
+            loss, where = losses[node.name], ("train", "loss", node.name)
+        else:
+            error(
+                f"the output '{node.name}' has no loss",
+                ("train", "loss"),
+                f"add `{node.name}: {{type: ...}}` to train.loss",
+            )
+            continue
+        if metrics is None:
+            wanted, metrics_where = train.metrics if not several else [], ("train", "metrics")
+        else:
+            wanted, metrics_where = metrics.get(node.name, []), ("train", "metrics", node.name)
+        weight = None if weights is None else float(weights.get(node.name, 1.0))
+        plan = _plan_loss(spec, loss, node, where, wanted, metrics_where, error)
+        classes = node.shape[-1] if node.shape and loss.type.endswith("crossentropy") else 0
+        plans.append(
+            replace(plan, output=node.name, weight=weight, metrics=tuple(wanted), classes=classes)
+        )
+    return plans
+
+
+def _plan_loss(
+    spec: Spec,
+    loss: Any,
+    output: Node,
+    where: tuple[Any, ...],
+    metrics: list[str],
+    metrics_where: tuple[Any, ...],
+    error,
+) -> LossPlan:
     shape, act = output.shape, output.activation
     from_logits = getattr(loss, "from_logits", False)
     num_classes = spec.data.num_classes
@@ -666,7 +830,7 @@ def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
                 f"the output '{output.name}' has {classes} classes but data.num_classes is "
                 f"{num_classes}",
                 ("data", "num_classes"),
-                f"set the last layer's units to {num_classes}",
+                f"set the units of the layer '{output.name}' to {num_classes}",
             )
         on_logits = _check_activation(loss.type, from_logits, act, "softmax", output, where, error)
         label_dtype, label_shape = (
@@ -679,11 +843,12 @@ def _plan_loss(spec: Spec, output: Node, error) -> LossPlan:
         if act in ("softmax", "sigmoid"):
             pass  # bounded regression targets are legitimate
         label_dtype, label_shape = "float32", shape
-    for i, metric in enumerate(spec.train.metrics):
+    for i, metric in enumerate(metrics):
         if metric == "accuracy" and not loss.type.endswith("crossentropy"):
             error(
-                "metric 'accuracy' needs a crossentropy loss",
-                ("train", "metrics", i),
+                "metric 'accuracy' needs a crossentropy loss"
+                + (f" (the output '{output.name}' has {loss.type})" if len(where) > 2 else ""),
+                metrics_where + (i,),
                 "use mae or mse for regression",
             )
     delta = getattr(loss, "delta", 1.0)
@@ -704,7 +869,7 @@ def _check_activation(
         error(
             f"{loss} has from_logits: true but the output '{output.name}' ends in {act}",
             where + ("from_logits",),
-            f"drop `activation: {act}` from the last layer, or set from_logits: false",
+            f"drop `activation: {act}` from the layer '{output.name}', or set from_logits: false",
         )
         return False
     if not from_logits and act != expected:
@@ -713,7 +878,7 @@ def _check_activation(
             "so it gives logits, not probabilities",
             where,
             f"set `from_logits: true` (recommended) or add `activation: {expected}` "
-            "to the last layer",
+            f"to the layer '{output.name}'",
         )
         return False
     return not from_logits
@@ -744,3 +909,44 @@ def _features(spec: Spec, inputs: list[InputNode], error) -> dict[str, str]:
     for name in names - set(data.features):
         error(f"data.features gives no array for the model input '{name}'", ("data", "features"))
     return dict(data.features)
+
+
+def _labels(spec: Spec, outputs: list[Node], error) -> dict[str, str]:
+    """output name -> label array (npz); several outputs need a label source per output."""
+    data, names = spec.data, [o.name for o in outputs]
+    if len(outputs) > 1 and data.source in ("csv", "image_dir"):
+        error(
+            f"several outputs ({', '.join(names)}) need labels per output, which a "
+            f"{data.source} source cannot give",
+            ("data", "source"),
+            "store the features and one label array per output in an .npz file: "
+            "`source: npz` with `labels: {" + ", ".join(f"{n}: ARRAY" for n in names) + "}`",
+        )
+        return {}
+    if data.source != "npz":
+        return {}
+    if isinstance(data.labels, str):
+        if len(outputs) > 1:
+            error(
+                "the model has several outputs; map each to its label array",
+                ("data", "labels"),
+                "labels: {" + ", ".join(f"{n}: ARRAY" for n in names) + "}",
+            )
+            return {}
+        return {names[0]: data.labels}
+    for key in data.labels:
+        if key not in names:
+            error(
+                f"data.labels names '{key}', which is not a model output",
+                ("data", "labels", key),
+                did_you_mean(key, names) or f"the outputs are {', '.join(names)}",
+                key=True,
+            )
+    for name in names:
+        if name not in data.labels:
+            error(
+                f"data.labels gives no array for the output '{name}'",
+                ("data", "labels"),
+                f"add `{name}: ARRAY` (the name of its label array in the .npz)",
+            )
+    return {name: data.labels[name] for name in names if name in data.labels}

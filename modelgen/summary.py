@@ -58,10 +58,14 @@ def summary(graph: Graph) -> str:
             f"Training data in memory: at least {format_bytes(graph.data_bytes)} "
             f"({graph.data.examples:,} examples)"
         )
-    out.append(
-        f"Output: '{graph.output.name}' -> loss {graph.loss.type}"
-        + (" (computed from logits)" if graph.loss.on_logits or graph.loss.from_logits else "")
-    )
+    for plan in graph.losses or [graph.loss]:
+        weight = f" x {plan.weight:g}" if plan.weight is not None else ""
+        metrics = f", metrics {', '.join(plan.metrics)}" if graph.multi and plan.metrics else ""
+        out.append(
+            f"Output: '{plan.output or graph.output.name}' -> loss {plan.type}{weight}"
+            + (" (computed from logits)" if plan.on_logits or plan.from_logits else "")
+            + metrics
+        )
     return "\n".join(out)
 
 
@@ -94,6 +98,15 @@ def summary_json(graph: Graph) -> dict[str, Any]:
         "non_trainable_params": total - trainable,
         "training_bytes_per_step": graph.training_bytes(),
         "output": {"layer": graph.output.name, "loss": graph.loss.type},
+        "outputs": [  # every output (one without model.outputs), each with its loss
+            {
+                "layer": plan.output or graph.output.name,
+                "loss": plan.type,
+                "loss_weight": plan.weight,
+                "metrics": list(plan.metrics),
+            }
+            for plan in graph.losses or [graph.loss]
+        ],
         "notes": list(graph.data.notes),
         "block_uses": [
             {"name": u.name, "block": u.block, "line": u.line, "layers": list(u.layers)}

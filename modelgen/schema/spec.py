@@ -100,7 +100,9 @@ class NpzData(FileData):
     features: Annotated[str, Field(min_length=1)] | dict[Identifier, str] = Field(
         "x", description="array name, or input name -> array name for several inputs"
     )
-    labels: Annotated[str, Field(min_length=1)] = Field("y", description="label array name")
+    labels: Annotated[str, Field(min_length=1)] | dict[Identifier, str] = Field(
+        "y", description="label array name, or output name -> array name for several outputs"
+    )
 
 
 class CsvData(FileData):
@@ -280,6 +282,17 @@ class ModelSection(Strict):
         description="the layers, in order; see model.layers[] below"
     )
     output: Identifier | None = Field(None, description="the output layer (default: the last)")
+    outputs: Annotated[list[Identifier], Field(min_length=1, max_length=64)] | None = Field(
+        None,
+        description="several output layers by name, each with its own loss (train.loss as a "
+        "mapping output -> loss); instead of output",
+    )
+
+    @model_validator(mode="after")
+    def _output_or_outputs(self) -> ModelSection:
+        if self.output is not None and self.outputs is not None:
+            raise ValueError("give output (one output layer) or outputs (several), not both")
+        return self
 
 
 # ---------------------------------------------------------------- train
@@ -432,14 +445,26 @@ class HuberLoss(Strict):
 Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discriminator="type")]
 
 
+Metric = Literal["accuracy", "mae", "mse"]
+
+
 class Train(Strict):
     """How to train: epochs, optimizer, loss and metrics."""
 
     epochs: Annotated[int, Field(gt=0, le=100_000)] = Field(1, description="passes over the data")
     optimizer: Optimizer = Field(Adam(type="adam"), description="see train.optimizer below")
-    loss: Loss = Field(description="see train.loss below")
-    metrics: list[Literal["accuracy", "mae", "mse"]] = Field(
-        [], description="reported each step and epoch, next to the loss"
+    loss: Loss | dict[Identifier, Loss] = Field(
+        description="see train.loss below; with several model.outputs, output name -> loss"
+    )
+    loss_weights: dict[Identifier, Annotated[float, Field(ge=0, le=1e6)]] | None = Field(
+        None,
+        description="with several outputs: output name -> factor of its loss in the total "
+        "(default 1.0 each), as Keras' compile(loss_weights=...)",
+    )
+    metrics: list[Metric] | dict[Identifier, list[Metric]] = Field(
+        [],
+        description="reported each step and epoch, next to the loss; with several outputs, "
+        "output name -> metrics (logged as OUTPUT_METRIC, e.g. class_accuracy)",
     )
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from modelgen.build import generate
 from tests.conftest import ROOT
+from tests.e2e.test_equivalence import TWO_HEADS
 from tests.specs import write_spec
 
 pytestmark = pytest.mark.slow
@@ -69,6 +70,8 @@ CASES = [
         lambda folder: example_variant(folder, "digits_mlp", {"steps_per_execution": 5}),
         ["--max-steps", "28"],
     ),
+    # Two outputs: per-output losses and metrics stacked by the speed-up's train_steps.
+    ("multi-output", lambda folder: write_spec(folder, TWO_HEADS), ["--max-steps", "20"]),
 ]
 
 
