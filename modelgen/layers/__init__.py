@@ -2,6 +2,7 @@
 
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
+    attention,
     conv1d,
     conv2d,
     dense,
@@ -10,6 +11,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     merging,
     normalization,
     pooling,
+    position_embedding,
     reshaping,
 )
 from modelgen.layers.base import REGISTRY, LayerKind, ShapeError, Variable
