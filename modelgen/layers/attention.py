@@ -151,8 +151,9 @@ def _sequences(inputs: list[Shape]) -> list[Shape]:
             raise ShapeError(
                 f"expects the {name} as sequences (steps, features) per example, got shape "
                 f"{list(shape)}",
-                "reshape it to (steps, features), e.g. `- reshape: {target_shape: [steps, 1]}`"
-                if len(shape) < 2
+                f"reshape it to (steps, features) first, e.g. `- reshape: {{target_shape: "
+                f"[{shape[0]}, 1]}}`"
+                if len(shape) == 1
                 else "reshape it to (steps, features) first",
             )
     query = inputs[0]
