@@ -2,6 +2,7 @@
 
 from modelgen.layers import (  # noqa: F401  (imported for registration)
     activation,
+    attention,
     augmentation,
     bidirectional,
     borders,
@@ -16,6 +17,7 @@ from modelgen.layers import (  # noqa: F401  (imported for registration)
     merging,
     normalization,
     pooling,
+    position_embedding,
     preprocessing,
     recurrent,
     reshaping,

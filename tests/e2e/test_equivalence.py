@@ -688,6 +688,106 @@ CASES |= {
         {"l2": 0.01},
     ),
 }
+
+
+# Attention: cross-attention with two and three inputs (features differ from the query's),
+# the causal mask, dropout on the attention probabilities, and a Transformer encoder block
+# on token ids (the fanout-multi_head_attention case has the query also read by an add).
+def _attention(inputs: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    layers = [layer, {"flatten": {}}, {"dense": {"units": 3}}]
+    return _with(BASE, "model", {"inputs": inputs, "layers": layers})
+
+
+CASES |= {
+    "attention-cross": _attention(
+        {"q": {"shape": [4, 6]}, "v": {"shape": [7, 5]}},
+        {
+            "inputs": ["q", "v"],
+            "multi_head_attention": {"num_heads": 3, "key_dim": 2, "value_dim": 5},
+        },
+    ),
+    "attention-cross-key": _attention(
+        {"q": {"shape": [4, 6]}, "v": {"shape": [7, 5]}, "k": {"shape": [7, 3]}},
+        {
+            "inputs": ["q", "v", "k"],
+            "multi_head_attention": {
+                "num_heads": 1,  # a (1, key_dim) bias: Keras squeezes it into a BiasAdd
+                "key_dim": 3,
+                "use_causal_mask": True,
+                "kernel_initializer": "he_uniform",
+                "bias_initializer": "ones",
+                "output_shape": 5,
+            },
+        },
+    ),
+    "attention-output-shape": _attention(
+        {"x": {"shape": [5, 6]}},
+        {"multi_head_attention": {"num_heads": 2, "key_dim": 3, "output_shape": [2, 3]}},
+    ),
+    "attention-causal": _attention(
+        {"x": {"shape": [5, 8]}},
+        {"multi_head_attention": {"num_heads": 2, "key_dim": 3, "use_causal_mask": True}},
+    ),
+    "attention-dropout": _attention(
+        {"x": {"shape": [5, 8]}},
+        {
+            "multi_head_attention": {
+                "num_heads": 2,
+                "key_dim": 3,
+                "dropout": 0.3,
+                "use_causal_mask": True,
+                "use_bias": False,
+                "kernel_initializer": "he_normal",
+            }
+        },
+    ),
+    "transformer-encoder": _with(
+        BASE,
+        "model",
+        {
+            "inputs": {"ids": {"shape": [6], "dtype": "int32"}},
+            "layers": [
+                {"name": "tokens", "embedding": {"input_dim": 20, "output_dim": 8}},
+                {"name": "positions", "position_embedding": {"sequence_length": 7}},
+                {"name": "embedded", "add": {}, "inputs": ["tokens", "positions"]},
+                {"name": "attend", "multi_head_attention": {"num_heads": 2, "key_dim": 3}},
+                {"name": "attend_drop", "dropout": {"rate": 0.1}},
+                {"name": "res1", "add": {}, "inputs": ["embedded", "attend_drop"]},
+                {"name": "norm1", "layer_norm": {}},
+                {"name": "ffn1", "dense": {"units": 16, "activation": "relu"}},
+                {"name": "ffn2", "dense": {"units": 8}},
+                {"name": "res2", "add": {}, "inputs": ["norm1", "ffn2"]},
+                {"name": "norm2", "layer_norm": {}},
+                {"name": "pool", "global_avg_pool1d": {}},
+                {"name": "head", "dense": {"units": 3}},
+            ],
+        },
+    ),
+}
+# The same block with a causal mask and dropout on the attention probabilities.
+CASES["transformer-encoder-causal"] = _with(
+    CASES["transformer-encoder"],
+    "model.layers.3.multi_head_attention",
+    {"num_heads": 2, "key_dim": 3, "dropout": 0.1, "use_causal_mask": True},
+)
+# The query (a layer_norm's output) read by the three projections and by a residual add,
+# with the causal mask and with attention dropout.
+for _name, _extra in {"causal": {"use_causal_mask": True}, "dropout": {"dropout": 0.2}}.items():
+    _spec = fanout_spec("multi_head_attention")
+    for _layer in _spec["model"]["layers"]:
+        if "multi_head_attention" in _layer:
+            _layer["multi_head_attention"] = {**_layer["multi_head_attention"], **_extra}
+    CASES[f"attention-fanout-{_name}"] = _spec
+#: Cases measured not bit-identical, with what was measured; expected to fail (strictly: the
+#: test reports when one becomes exact). Both differ only with Grappler's arithmetic
+#: optimizer on, which rewrites the two graphs differently (see docs/equivalence.md).
+KNOWN_INEXACT = {
+    "transformer-encoder": "dot-product attention without a mask in the block: 1.9e-6 "
+    "after 20 steps (exact with the causal mask or with attention dropout)",
+    "fanout-position_embedding": "position table read by three layers: 3.0e-8 after 20 steps",
+    "fanout-multi_head_attention": "unmasked dot-product attention whose query is also read by "
+    "an add: 9.2e-5 after 20 steps (exact with the causal mask or attention dropout)",
+}
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
@@ -775,7 +875,15 @@ def test_initial_weights_are_identical(results: dict[str, Path], case: str) -> N
     assert _weights(folder / "init_tf.npz"), "the model has no weights to compare"
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_INEXACT[c]))
+        if c in KNOWN_INEXACT
+        else c
+        for c in sorted(CASES)
+    ],
+)
 def test_training_is_identical(results: dict[str, Path], case: str) -> None:
     folder = results[case]
     records = {}
