@@ -778,16 +778,6 @@ for _name, _extra in {"causal": {"use_causal_mask": True}, "dropout": {"dropout"
         if "multi_head_attention" in _layer:
             _layer["multi_head_attention"] = {**_layer["multi_head_attention"], **_extra}
     CASES[f"attention-fanout-{_name}"] = _spec
-#: Cases measured not bit-identical, with what was measured; expected to fail (strictly: the
-#: test reports when one becomes exact). Both differ only with Grappler's arithmetic
-#: optimizer on, which rewrites the two graphs differently (see docs/equivalence.md).
-KNOWN_INEXACT = {
-    "transformer-encoder": "dot-product attention without a mask in the block: 1.9e-6 "
-    "after 20 steps (exact with the causal mask or with attention dropout)",
-    "fanout-position_embedding": "position table read by three layers: 3.0e-8 after 20 steps",
-    "fanout-multi_head_attention": "unmasked dot-product attention whose query is also read by "
-    "an add: 9.2e-5 after 20 steps (exact with the causal mask or attention dropout)",
-}
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
@@ -875,15 +865,7 @@ def test_initial_weights_are_identical(results: dict[str, Path], case: str) -> N
     assert _weights(folder / "init_tf.npz"), "the model has no weights to compare"
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_INEXACT[c]))
-        if c in KNOWN_INEXACT
-        else c
-        for c in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_training_is_identical(results: dict[str, Path], case: str) -> None:
     folder = results[case]
     records = {}
