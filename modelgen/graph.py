@@ -129,6 +129,23 @@ class Graph:
     losses: list[LossPlan] = field(default_factory=list)
     #: output name -> label array name in the data file (npz); empty for other sources.
     labels: dict[str, str] = field(default_factory=dict)
+    #: train.class_weight as one weight per class (0, 1, ...), "balanced", or None.
+    class_weight: tuple[float, ...] | str | None = None
+    #: data.sample_weights: the array of per-sample loss weights in the .npz, or None.
+    sample_weights: str | None = None
+
+    @property
+    def class_weight_map(self) -> dict[int, float]:
+        """train.class_weight as Keras' fit() takes it: class id -> weight, every class named
+        (Keras looks up a class it was not given out of range)."""
+        if not isinstance(self.class_weight, tuple):
+            return {}
+        return dict(enumerate(self.class_weight))
+
+    @property
+    def class_count(self) -> int:
+        """How many classes the (only) output tells apart: 2 for one sigmoid unit."""
+        return 2 if self.loss.type == "binary_crossentropy" else self.loss.classes
 
     @property
     def multi(self) -> bool:
@@ -404,6 +421,7 @@ def lower(
     labels = _labels(spec, outputs, error)
     if problems:
         raise SpecError(problems)
+    class_weight = _class_weight(spec, losses, error)
     classes = output.shape[-1] if output.shape else 1
     data = inspect_data(
         spec,
@@ -430,6 +448,8 @@ def lower(
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
     graph.outputs, graph.losses, graph.labels = outputs, losses, labels
+    graph.class_weight = class_weight
+    graph.sample_weights = getattr(spec.data, "sample_weights", None)
     graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
@@ -801,6 +821,87 @@ def _plan_losses(spec: Spec, outputs: list[Node], error) -> list[LossPlan]:
             replace(plan, output=node.name, weight=weight, metrics=tuple(wanted), classes=classes)
         )
     return plans
+
+
+def _class_weight(spec: Spec, losses: list[LossPlan], error) -> tuple[float, ...] | str | None:
+    """train.class_weight as one weight per class, checked against the loss and the data as
+    Keras' fit() would take it (it refuses several outputs and class + sample weights)."""
+    wanted, where = spec.train.class_weight, ("train", "class_weight")
+    several = len(losses) > 1
+    if getattr(spec.data, "sample_weights", None) is not None and several:
+        error(
+            "data.sample_weights with several outputs is not supported",
+            ("data", "sample_weights"),
+            "use one output, or drop data.sample_weights",
+        )
+    if wanted is None:
+        return None
+    if several:
+        error(
+            "class_weight needs a model with one output (Keras' fit() refuses it for several)",
+            where,
+            "drop train.class_weight, or weigh the samples of one output's loss",
+        )
+        return None
+    plan = losses[0]
+    if not plan.type.endswith("crossentropy"):
+        error(
+            f"class_weight needs a classification loss, not {plan.type}",
+            where,
+            "use data.sample_weights (npz) to weigh the examples of a regression",
+        )
+        return None
+    if plan.type == "binary_crossentropy" and plan.label_shape[-1:] not in ((), (1,)):
+        error(
+            "class_weight needs one class per example, but binary_crossentropy here has "
+            f"{plan.label_shape[-1]} labels per example (multi-label)",
+            where,
+            "use one sigmoid unit, or softmax with categorical crossentropy",
+        )
+        return None
+    if getattr(spec.data, "sample_weights", None) is not None:
+        error(
+            "class_weight and data.sample_weights cannot be used together (Keras' fit() "
+            "refuses both at once)",
+            where,
+            "fold the class weights into the sample weights array",
+        )
+        return None
+    classes = 2 if plan.type == "binary_crossentropy" else plan.classes
+    if wanted == "balanced":
+        return "balanced"
+    given = wanted.items() if isinstance(wanted, dict) else enumerate(wanted)
+    bad = [(key, weight) for key, weight in given if not 0 <= weight <= 1e6]
+    for key, weight in bad:
+        error(
+            f"class_weight gives class {key} the weight {weight}; weights must lie in [0, 1e6]",
+            where + (key,),
+            "a weight scales its class's loss: 0 ignores the class, 1 leaves it as it is",
+        )
+    if bad:
+        return None
+    if isinstance(wanted, list):
+        if len(wanted) != classes:
+            error(
+                f"class_weight lists {len(wanted)} weights but the output has {classes} classes",
+                where,
+                f"give one weight per class ({classes}), or a mapping {{'1': 3.0}}",
+            )
+            return None
+        return tuple(float(w) for w in wanted)
+    weights = [1.0] * classes
+    for key, weight in wanted.items():
+        if int(key) >= classes:
+            error(
+                f"class_weight names class {key}, but the output has {classes} classes "
+                f"(0 to {classes - 1})",
+                where + (key,),
+                "class ids count from 0, in the order of the output's units",
+                key=True,
+            )
+            continue
+        weights[int(key)] = float(weight)
+    return tuple(weights)
 
 
 def _plan_loss(

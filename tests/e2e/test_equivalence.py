@@ -778,6 +778,24 @@ for _name, _extra in {"causal": {"use_causal_mask": True}, "dropout": {"dropout"
         if "multi_head_attention" in _layer:
             _layer["multi_head_attention"] = {**_layer["multi_head_attention"], **_extra}
     CASES[f"attention-fanout-{_name}"] = _spec
+# Class weights (Keras' fit(class_weight=...)): each training example's loss times its class's
+# weight, looked up from its label (argmax of one-hot rows, the rounded (N, 1) binary label);
+# validation and metrics unweighted. With L2 and dropout so the weighted loss reaches both.
+CASES["class-weight-sparse"] = _with(
+    _with(DROPOUT_MLP, "train.class_weight", {"1": 3.0, "2": 0.25}), "model.layers.0.dense.l2", 0.01
+)
+CASES["class-weight-categorical-softmax"] = _with(
+    _with(
+        _with(BASE, "model.layers.1.dense.activation", "softmax"),
+        "train.loss",
+        {"type": "categorical_crossentropy"},
+    ),
+    "train.class_weight",
+    [0.5, 2.0, 1.0],
+)
+CASES["class-weight-binary-balanced"] = _with(
+    CASES["loss-binary-sigmoid"], "train.class_weight", "balanced"
+)
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
