@@ -110,6 +110,20 @@ class LossPlan:
     classes: int = 0
 
 
+@dataclass(frozen=True)
+class StopPlan:
+    """train.early_stopping as both targets apply it (Keras' EarlyStopping arguments)."""
+
+    monitor: str
+    #: "min" or "max": "auto" resolved here (max for accuracies), passed to Keras explicitly.
+    mode: str
+    patience: int
+    min_delta: float
+    baseline: float | None
+    start_from_epoch: int
+    restore_best_weights: bool
+
+
 @dataclass
 class Graph:
     spec: Spec
@@ -133,6 +147,8 @@ class Graph:
     class_weight: tuple[float, ...] | str | None = None
     #: data.sample_weights: the array of per-sample loss weights in the .npz, or None.
     sample_weights: str | None = None
+    #: train.early_stopping with its mode resolved ("min" or "max"), or None.
+    early_stopping: StopPlan | None = None
 
     @property
     def class_weight_map(self) -> dict[int, float]:
@@ -450,6 +466,7 @@ def lower(
     graph.outputs, graph.losses, graph.labels = outputs, losses, labels
     graph.class_weight = class_weight
     graph.sample_weights = getattr(spec.data, "sample_weights", None)
+    graph.early_stopping = _early_stopping(spec, graph.metric_names, error)
     graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
@@ -821,6 +838,40 @@ def _plan_losses(spec: Spec, outputs: list[Node], error) -> list[LossPlan]:
             replace(plan, output=node.name, weight=weight, metrics=tuple(wanted), classes=classes)
         )
     return plans
+
+
+def _early_stopping(spec: Spec, names: tuple[str, ...], error) -> StopPlan | None:
+    """train.early_stopping, its monitor checked against what each epoch record logs."""
+    stop = spec.train.early_stopping
+    if stop is None:
+        return None
+    data = spec.data
+    validated = data.validation_split > 0 or getattr(data, "validation_path", None) is not None
+    logged = [*names, *(f"val_{n}" for n in names if validated)]
+    if stop.monitor not in logged:
+        unvalidated = not validated and stop.monitor.startswith("val_")
+        hint = did_you_mean(stop.monitor, logged) or f"the epochs log {', '.join(logged)}"
+        if unvalidated:
+            hint = "set data.validation_split (e.g. 0.2), or monitor the training loss: loss"
+        error(
+            f"early_stopping monitors '{stop.monitor}', which the epochs do not log"
+            + (" (no validation data)" if unvalidated else ""),
+            ("train", "early_stopping", "monitor"),
+            hint,
+        )
+        return None
+    mode = stop.mode
+    if mode == "auto":  # Keras: accuracies go up, losses and errors down
+        mode = "max" if stop.monitor.endswith("accuracy") else "min"
+    return StopPlan(
+        stop.monitor,
+        mode,
+        stop.patience,
+        float(stop.min_delta),
+        None if stop.baseline is None else float(stop.baseline),
+        stop.start_from_epoch,
+        stop.restore_best_weights,
+    )
 
 
 def _class_weight(spec: Spec, losses: list[LossPlan], error) -> tuple[float, ...] | str | None:

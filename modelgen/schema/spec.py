@@ -456,6 +456,32 @@ Weight = Annotated[float, Field(allow_inf_nan=False)]  # >= 0: checked with the 
 ClassId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,7}$")]
 
 
+class EarlyStopping(Strict):
+    """Stop when a logged metric stops improving, as keras.callbacks.EarlyStopping."""
+
+    monitor: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        "val_loss", description="a name each epoch record logs: loss, a metric, or val_ + either"
+    )
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="min or max; auto: max for accuracies, min for everything else"
+    )
+    patience: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="epochs without improvement before training stops"
+    )
+    min_delta: Annotated[float, Field(ge=0, le=1e30, allow_inf_nan=False)] = Field(
+        0.0, description="a change smaller than this is no improvement"
+    )
+    baseline: Annotated[float, Field(ge=-1e30, le=1e30, allow_inf_nan=False)] | None = Field(
+        None, description="the patience restarts only when the value also beats this"
+    )
+    start_from_epoch: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="epochs of warm-up in which nothing is monitored"
+    )
+    restore_best_weights: bool = Field(
+        False, description="end with the weights of the best epoch (the last one's otherwise)"
+    )
+
+
 class Train(Strict):
     """How to train: epochs, optimizer, loss and metrics."""
 
@@ -474,6 +500,7 @@ class Train(Strict):
         description="reported each step and epoch, next to the loss; with several outputs, "
         "output name -> metrics (logged as OUTPUT_METRIC, e.g. class_accuracy)",
     )
+    early_stopping: EarlyStopping | None = Field(None, description="see train.early_stopping below")
     class_weight: Literal["balanced"] | list[Weight] | dict[ClassId, Weight] | None = Field(
         None,
         description="classification: each training example's loss times its class's weight, as "
