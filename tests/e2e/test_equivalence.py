@@ -813,6 +813,12 @@ CASES["early-stopping-accuracy-baseline"] = _with(
     "train.early_stopping",
     {"monitor": "accuracy", "patience": 1, "baseline": 0.6, "start_from_epoch": 1},
 )
+# Several outputs: one output's validation metric, as Keras names it (val_<output>_<metric>).
+CASES["early-stopping-multi-output"] = _with(
+    _with(TWO_HEADS, "data.num_samples", 48),
+    "train.early_stopping",
+    {"monitor": "val_class_accuracy", "patience": 1, "restore_best_weights": True},
+)
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
