@@ -1,10 +1,12 @@
 """Per-sample loss weights (`data.sample_weights`, an .npz array) in both targets: bit-identical
 after 20 steps, weighted in training and validation losses, metrics unweighted, bad weights
-refused at start-up. Class weights are in tests/e2e/test_equivalence.py (synthetic data)."""
+refused at start-up. Class weights on the bundled csv and image_dir examples (balanced from the
+csv's training labels; a mapping for the images); on synthetic data in test_equivalence.py."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 from modelgen.build import generate
+from tests.conftest import ROOT
 from tests.specs import base_spec, write_spec
 
 pytestmark = pytest.mark.slow
@@ -34,6 +37,8 @@ REGRESSION["model"]["layers"][1] = {"dense": {"units": 2}}
 REGRESSION["train"] |= {"loss": {"type": "huber", "delta": 0.5}, "metrics": ["mae"]}
 REGRESSION["train"]["optimizer"] = {"type": "sgd", "momentum": 0.9, "learning_rate": 0.05}
 CASES = {"classifier": CLASSIFIER, "regression": REGRESSION}
+#: example -> train.class_weight (YAML), run for 8 steps in both targets.
+CLASS_WEIGHTED = {"wine_classifier": "balanced", "shapes_cnn": '{"0": 2.0, "2": 0.5}'}
 
 
 def _write_data(folder: Path) -> None:
@@ -77,6 +82,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
                 argv = ["--max-steps", str(STEPS), "--save-weights", str(folder / f"{target}.npz")]
                 argv += ["--metrics-out", str(folder / f"{target}.jsonl")]
                 jobs.append({"file": str(program), "argv": argv})
+    shutil.copytree(ROOT / "examples" / "configs", root / "examples" / "configs")
+    shutil.copytree(ROOT / "examples" / "data", root / "examples" / "data")
+    for example, class_weight in CLASS_WEIGHTED.items():
+        path = root / "examples" / "configs" / f"{example}.yaml"
+        text = path.read_text(encoding="utf-8")
+        weighted = text.replace("train:\n", f"train:\n  class_weight: {class_weight}\n", 1)
+        assert weighted != text, f"{example}: no train section to weigh"
+        path.write_text(weighted, encoding="utf-8")
+        for target in ("keras", "tf"):
+            program = path.with_name(f"{example}_{target}.py")
+            program.write_text(generate(path, target, program.parent)[1], encoding="utf-8")
+            argv = ["--max-steps", "8", "--save-weights", str(program.with_suffix(".npz"))]
+            argv += ["--metrics-out", str(program.with_suffix(".jsonl"))]
+            jobs.append({"file": str(program), "argv": argv})
     bad = ["--max-steps", "0", "--data", str(root / "classifier" / "negative.npz")]
     jobs.append({"file": str(root / "classifier" / "train_tf.py"), "argv": bad})
     (root / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
@@ -127,3 +146,20 @@ def test_negative_sample_weights_are_refused(runs) -> None:
         and "negative.npz: array 'w' holds -1.0 at index 0" in status
     )
     assert "sample weights must be finite and >= 0" in status
+
+
+@pytest.mark.parametrize("example", sorted(CLASS_WEIGHTED))
+def test_class_weights_on_csv_and_image_folders_are_identical(runs, example: str) -> None:
+    folder = runs[0] / "examples" / "configs"
+    keras, tf = (_records(folder / f"{example}_{t}.jsonl") for t in ("keras", "tf"))
+    assert len(keras) == len(tf) > 8
+    for k, t in zip(keras, tf):
+        assert {n: v for n, v in k.items() if "seconds" not in n} == {
+            n: v for n, v in t.items() if "seconds" not in n
+        }
+    with (
+        np.load(folder / f"{example}_keras.npz") as kw,
+        np.load(folder / f"{example}_tf.npz") as tw,
+    ):
+        assert kw.files == tw.files
+        assert all(np.array_equal(kw[n], tw[n]) for n in kw.files)
