@@ -110,6 +110,20 @@ class LossPlan:
     classes: int = 0
 
 
+@dataclass(frozen=True)
+class StopPlan:
+    """train.early_stopping as both targets apply it (Keras' EarlyStopping arguments)."""
+
+    monitor: str
+    #: "min" or "max": "auto" resolved here (max for accuracies), passed to Keras explicitly.
+    mode: str
+    patience: int
+    min_delta: float
+    baseline: float | None
+    start_from_epoch: int
+    restore_best_weights: bool
+
+
 @dataclass
 class Graph:
     spec: Spec
@@ -129,6 +143,25 @@ class Graph:
     losses: list[LossPlan] = field(default_factory=list)
     #: output name -> label array name in the data file (npz); empty for other sources.
     labels: dict[str, str] = field(default_factory=dict)
+    #: train.class_weight as one weight per class (0, 1, ...), "balanced", or None.
+    class_weight: tuple[float, ...] | str | None = None
+    #: data.sample_weights: the array of per-sample loss weights in the .npz, or None.
+    sample_weights: str | None = None
+    #: train.early_stopping with its mode resolved ("min" or "max"), or None.
+    early_stopping: StopPlan | None = None
+
+    @property
+    def class_weight_map(self) -> dict[int, float]:
+        """train.class_weight as Keras' fit() takes it: class id -> weight, every class named
+        (Keras looks up a class it was not given out of range)."""
+        if not isinstance(self.class_weight, tuple):
+            return {}
+        return dict(enumerate(self.class_weight))
+
+    @property
+    def class_count(self) -> int:
+        """How many classes the (only) output tells apart: 2 for one sigmoid unit."""
+        return 2 if self.loss.type == "binary_crossentropy" else self.loss.classes
 
     @property
     def multi(self) -> bool:
@@ -404,6 +437,7 @@ def lower(
     labels = _labels(spec, outputs, error)
     if problems:
         raise SpecError(problems)
+    class_weight = _class_weight(spec, losses, error)
     classes = output.shape[-1] if output.shape else 1
     data = inspect_data(
         spec,
@@ -430,6 +464,9 @@ def lower(
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
     graph.outputs, graph.losses, graph.labels = outputs, losses, labels
+    graph.class_weight = class_weight
+    graph.sample_weights = getattr(spec.data, "sample_weights", None)
+    graph.early_stopping = _early_stopping(spec, graph.metric_names, error)
     graph.block_uses = list(getattr(doc, "uses", ()))
     if graph.data_bytes > MAX_DATA_BYTES:
         error(
@@ -801,6 +838,121 @@ def _plan_losses(spec: Spec, outputs: list[Node], error) -> list[LossPlan]:
             replace(plan, output=node.name, weight=weight, metrics=tuple(wanted), classes=classes)
         )
     return plans
+
+
+def _early_stopping(spec: Spec, names: tuple[str, ...], error) -> StopPlan | None:
+    """train.early_stopping, its monitor checked against what each epoch record logs."""
+    stop = spec.train.early_stopping
+    if stop is None:
+        return None
+    data = spec.data
+    validated = data.validation_split > 0 or getattr(data, "validation_path", None) is not None
+    logged = [*names, *(f"val_{n}" for n in names if validated)]
+    if stop.monitor not in logged:
+        unvalidated = not validated and stop.monitor.startswith("val_")
+        hint = did_you_mean(stop.monitor, logged) or f"the epochs log {', '.join(logged)}"
+        if unvalidated:
+            hint = "set data.validation_split (e.g. 0.2), or monitor the training loss: loss"
+        error(
+            f"early_stopping monitors '{stop.monitor}', which the epochs do not log"
+            + (" (no validation data)" if unvalidated else ""),
+            ("train", "early_stopping", "monitor"),
+            hint,
+        )
+        return None
+    mode = stop.mode
+    if mode == "auto":  # Keras: accuracies go up, losses and errors down
+        mode = "max" if stop.monitor.endswith("accuracy") else "min"
+    return StopPlan(
+        stop.monitor,
+        mode,
+        stop.patience,
+        float(stop.min_delta),
+        None if stop.baseline is None else float(stop.baseline),
+        stop.start_from_epoch,
+        stop.restore_best_weights,
+    )
+
+
+def _class_weight(spec: Spec, losses: list[LossPlan], error) -> tuple[float, ...] | str | None:
+    """train.class_weight as one weight per class, checked against the loss and the data as
+    Keras' fit() would take it (it refuses several outputs and class + sample weights)."""
+    wanted, where = spec.train.class_weight, ("train", "class_weight")
+    several = len(losses) > 1
+    if getattr(spec.data, "sample_weights", None) is not None and several:
+        error(
+            "data.sample_weights with several outputs is not supported",
+            ("data", "sample_weights"),
+            "use one output, or drop data.sample_weights",
+        )
+    if wanted is None:
+        return None
+    if several:
+        error(
+            "class_weight needs a model with one output (Keras' fit() refuses it for several)",
+            where,
+            "drop train.class_weight, or weigh the samples of one output's loss",
+        )
+        return None
+    plan = losses[0]
+    if not plan.type.endswith("crossentropy"):
+        error(
+            f"class_weight needs a classification loss, not {plan.type}",
+            where,
+            "use data.sample_weights (npz) to weigh the examples of a regression",
+        )
+        return None
+    if plan.type == "binary_crossentropy" and plan.label_shape[-1:] not in ((), (1,)):
+        error(
+            "class_weight needs one class per example, but binary_crossentropy here has "
+            f"{plan.label_shape[-1]} labels per example (multi-label)",
+            where,
+            "use one sigmoid unit, or softmax with categorical crossentropy",
+        )
+        return None
+    if getattr(spec.data, "sample_weights", None) is not None:
+        error(
+            "class_weight and data.sample_weights cannot be used together (Keras' fit() "
+            "refuses both at once)",
+            where,
+            "fold the class weights into the sample weights array",
+        )
+        return None
+    classes = 2 if plan.type == "binary_crossentropy" else plan.classes
+    if wanted == "balanced":
+        return "balanced"
+    given = wanted.items() if isinstance(wanted, dict) else enumerate(wanted)
+    bad = [(key, weight) for key, weight in given if not 0 <= weight <= 1e6]
+    for key, weight in bad:
+        error(
+            f"class_weight gives class {key} the weight {weight}; weights must lie in [0, 1e6]",
+            where + (key,),
+            "a weight scales its class's loss: 0 ignores the class, 1 leaves it as it is",
+        )
+    if bad:
+        return None
+    if isinstance(wanted, list):
+        if len(wanted) != classes:
+            error(
+                f"class_weight lists {len(wanted)} weights but the output has {classes} classes",
+                where,
+                f"give one weight per class ({classes}), or a mapping {{'1': 3.0}}",
+            )
+            return None
+        return tuple(float(w) for w in wanted)
+    weights = [1.0] * classes
+    for key, weight in wanted.items():
+        if int(key) >= classes:
+            error(
+                f"class_weight names class {key}, but the output has {classes} classes "
+                f"(0 to {classes - 1})",
+                where + (key,),
+                "class ids count from 0, in the order of the output's units",
+                key=True,
+            )
+            continue
+        weights[int(key)] = float(weight)
+    return tuple(weights)
 
 
 def _plan_loss(

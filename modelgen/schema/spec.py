@@ -103,6 +103,12 @@ class NpzData(FileData):
     labels: Annotated[str, Field(min_length=1)] | dict[Identifier, str] = Field(
         "y", description="label array name, or output name -> array name for several outputs"
     )
+    sample_weights: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="an array of one weight (a finite number >= 0) per sample: each example's "
+        "loss is multiplied by it, as Keras' fit(sample_weight=...); also in the validation "
+        "loss. Metrics stay unweighted",
+    )
 
 
 class CsvData(FileData):
@@ -446,6 +452,34 @@ Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discrimina
 
 
 Metric = Literal["accuracy", "mae", "mse"]
+Weight = Annotated[float, Field(allow_inf_nan=False)]  # >= 0: checked with the model
+ClassId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,7}$")]
+
+
+class EarlyStopping(Strict):
+    """Stop when a logged metric stops improving, as keras.callbacks.EarlyStopping."""
+
+    monitor: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        "val_loss", description="a name each epoch record logs: loss, a metric, or val_ + either"
+    )
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="min or max; auto: max for accuracies, min for everything else"
+    )
+    patience: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="epochs without improvement before training stops"
+    )
+    min_delta: Annotated[float, Field(ge=0, le=1e30, allow_inf_nan=False)] = Field(
+        0.0, description="a change smaller than this is no improvement"
+    )
+    baseline: Annotated[float, Field(ge=-1e30, le=1e30, allow_inf_nan=False)] | None = Field(
+        None, description="the patience restarts only when the value also beats this"
+    )
+    start_from_epoch: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="epochs of warm-up in which nothing is monitored"
+    )
+    restore_best_weights: bool = Field(
+        False, description="end with the weights of the best epoch (the last one's otherwise)"
+    )
 
 
 class Train(Strict):
@@ -465,6 +499,15 @@ class Train(Strict):
         [],
         description="reported each step and epoch, next to the loss; with several outputs, "
         "output name -> metrics (logged as OUTPUT_METRIC, e.g. class_accuracy)",
+    )
+    early_stopping: EarlyStopping | None = Field(None, description="see train.early_stopping below")
+    class_weight: Literal["balanced"] | list[Weight] | dict[ClassId, Weight] | None = Field(
+        None,
+        description="classification: each training example's loss times its class's weight, as "
+        "Keras' fit(class_weight=...): a list (one weight per class), a mapping "
+        "'CLASS_ID': weight (quoted ids; classes not named weigh 1.0), or balanced: "
+        "n / (k * count) from the training labels (k: the classes present, as scikit-learn's "
+        "compute_class_weight). Not in validation; metrics stay unweighted",
     )
 
 

@@ -778,6 +778,47 @@ for _name, _extra in {"causal": {"use_causal_mask": True}, "dropout": {"dropout"
         if "multi_head_attention" in _layer:
             _layer["multi_head_attention"] = {**_layer["multi_head_attention"], **_extra}
     CASES[f"attention-fanout-{_name}"] = _spec
+# Class weights (Keras' fit(class_weight=...)): each training example's loss times its class's
+# weight, looked up from its label (argmax of one-hot rows, the rounded (N, 1) binary label);
+# validation and metrics unweighted. With L2 and dropout so the weighted loss reaches both.
+CASES["class-weight-sparse"] = _with(
+    _with(DROPOUT_MLP, "train.class_weight", {"1": 3.0, "2": 0.25}), "model.layers.0.dense.l2", 0.01
+)
+CASES["class-weight-categorical-softmax"] = _with(
+    _with(
+        _with(BASE, "model.layers.1.dense.activation", "softmax"),
+        "train.loss",
+        {"type": "categorical_crossentropy"},
+    ),
+    "train.class_weight",
+    [0.5, 2.0, 1.0],
+)
+CASES["class-weight-binary-balanced"] = _with(
+    CASES["loss-binary-sigmoid"], "train.class_weight", "balanced"
+)
+# Early stopping within the 20 steps: 3 steps an epoch, stopped after epoch 3 (patience 2, best
+# epoch 1: measured), the best epoch's weights restored; test_early_stopping.py resumes one.
+CASES["early-stopping-restore"] = _with(
+    _with(
+        _with(DROPOUT_MLP, "data.num_samples", 48),
+        "train.optimizer",
+        {"type": "adam", "learning_rate": 0.05},
+    ),
+    "train.early_stopping",
+    {"monitor": "val_loss", "patience": 2, "min_delta": 0.01, "restore_best_weights": True},
+)
+# mode auto -> max for an accuracy, a baseline, warm-up epochs, the last weights kept.
+CASES["early-stopping-accuracy-baseline"] = _with(
+    CASES["early-stopping-restore"],
+    "train.early_stopping",
+    {"monitor": "accuracy", "patience": 1, "baseline": 0.6, "start_from_epoch": 1},
+)
+# Several outputs: one output's validation metric, as Keras names it (val_<output>_<metric>).
+CASES["early-stopping-multi-output"] = _with(
+    _with(TWO_HEADS, "data.num_samples", 48),
+    "train.early_stopping",
+    {"monitor": "val_class_accuracy", "patience": 1, "restore_best_weights": True},
+)
 if os.environ.get("MODELGEN_EQ_CASES"):  # run a subset while debugging: a,b,c
     CASES = {k: v for k, v in CASES.items() if k in os.environ["MODELGEN_EQ_CASES"].split(",")}
 INIT_CASES = sorted(
@@ -874,7 +915,10 @@ def test_training_is_identical(results: dict[str, Path], case: str) -> None:
         records[target] = [json.loads(line) for line in lines]
     steps = {t: [r for r in records[t] if r["event"] == "step"] for t in records}
     assert [r["step"] for r in steps["keras"]] == [r["step"] for r in steps["tf"]]
-    assert steps["tf"][-1]["step"] >= STEPS  # a call of several steps is not cut short
+    stops = {t: [r for r in records[t] if r["event"] == "early_stop"] for t in records}
+    assert stops["keras"] == stops["tf"]
+    # A call of several steps is not cut short; only early stopping ends a run sooner.
+    assert steps["tf"][-1]["step"] >= STEPS or stops["tf"]
     for k, t in zip(steps["keras"], steps["tf"]):
         assert set(k) == set(t)
         for metric in set(k) - {"event", "step", "step_seconds"}:
