@@ -445,7 +445,75 @@ class HuberLoss(Strict):
 Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discriminator="type")]
 
 
-Metric = Literal["accuracy", "mae", "mse"]
+MetricName = Literal[
+    "accuracy",
+    "mae",
+    "mse",
+    "auc",
+    "precision",
+    "recall",
+    "f1_score",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+]
+
+
+class AUCMetric(Strict):
+    """Area under the ROC or precision-recall curve (Keras' AUC), from confusion counts at
+    evenly spaced thresholds; logged as `auc`."""
+
+    type: Literal["auc"] = Field(description="selects this metric")
+    num_thresholds: Annotated[int, Field(gt=1, le=10_000)] = Field(
+        200, description="thresholds used to approximate the curve"
+    )
+    curve: Literal["ROC", "PR"] = Field(
+        "ROC", description="ROC (receiver operating characteristic) or PR (precision-recall)"
+    )
+
+
+class ThresholdMetric(Strict):
+    """Precision or recall of the predictions above a threshold (Keras' Precision, Recall);
+    logged under its type."""
+
+    type: Literal["precision", "recall"] = Field(description="selects this metric")
+    threshold: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.5, description="a prediction above it counts as positive"
+    )
+
+
+class F1Metric(Strict):
+    """Keras' F1Score (the harmonic mean of precision and recall) averaged over the classes;
+    logged as `f1_score`."""
+
+    type: Literal["f1_score"] = Field(description="selects this metric")
+    average: Literal["micro", "macro", "weighted"] = Field(
+        "macro",
+        description="micro (all classes counted together), macro (the mean of the classes' "
+        "scores) or weighted (by each class's count of true labels); Keras' own default "
+        "(none) gives one score per class, which is not one logged number",
+    )
+    threshold: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None,
+        description="a prediction above it counts as positive; none: each row's highest "
+        "prediction (Keras' default)",
+    )
+
+
+class TopKMetric(Strict):
+    """How often the label is among the k highest predictions (Keras'
+    TopKCategoricalAccuracy for one-hot labels, SparseTopKCategoricalAccuracy for class ids);
+    logged under its type."""
+
+    type: Literal["top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"] = Field(
+        description="selects this metric (sparse_: labels as class ids)"
+    )
+    k: Annotated[int, Field(gt=0, le=100_000)] = Field(5, description="predictions looked at")
+
+
+Metric = (
+    MetricName
+    | Annotated[AUCMetric | ThresholdMetric | F1Metric | TopKMetric, Field(discriminator="type")]
+)
 
 
 class Train(Strict):
@@ -463,8 +531,10 @@ class Train(Strict):
     )
     metrics: list[Metric] | dict[Identifier, list[Metric]] = Field(
         [],
-        description="reported each step and epoch, next to the loss; with several outputs, "
-        "output name -> metrics (logged as OUTPUT_METRIC, e.g. class_accuracy)",
+        description="reported each step and epoch, next to the loss: names, or mappings with "
+        "options (`{type: top_k_categorical_accuracy, k: 3}`), logged as Keras names them; "
+        "with several outputs, output name -> metrics (logged as OUTPUT_METRIC, e.g. "
+        "class_accuracy)",
     )
 
 

@@ -386,6 +386,76 @@ THREE["train"] |= {
     "metrics": {"logits": ["accuracy"], "tf": ["accuracy", "mse"], "size": ["mse"]},
 }
 CASES["multi-output-three"] = THREE
+# Metrics with their own state (Keras' confusion counts, kept per threshold or per class and
+# checkpointed) and top-k accuracy, on sigmoid, multi-label sigmoid and softmax outputs.
+SIGMOID = _with(
+    _with(
+        _with(BASE, "model.layers.1.dense.units", 1), "model.layers.1.dense.activation", "sigmoid"
+    ),
+    "train.loss",
+    {"type": "binary_crossentropy"},
+)
+MULTILABEL = _with(
+    _with(BASE, "model.layers.1.dense.activation", "sigmoid"),
+    "train.loss",
+    {"type": "binary_crossentropy"},
+)
+SOFTMAX = _with(
+    _with(BASE, "model.layers.1.dense.activation", "softmax"),
+    "train.loss",
+    {"type": "categorical_crossentropy"},
+)
+CASES |= {
+    "metrics-binary": _with(
+        SIGMOID, "train.metrics", ["accuracy", "auc", "precision", "recall", "f1_score"]
+    ),
+    "metrics-binary-options": _with(
+        SIGMOID,
+        "train.metrics",
+        [
+            {"type": "auc", "num_thresholds": 50, "curve": "PR"},
+            {"type": "precision", "threshold": 0.3},
+            {"type": "recall", "threshold": 0.7},
+            {"type": "f1_score", "average": "micro", "threshold": 0.5},
+        ],
+    ),
+    "metrics-multilabel": _with(
+        MULTILABEL, "train.metrics", ["auc", "precision", "recall", {"type": "f1_score"}]
+    ),
+    "metrics-categorical": _with(
+        SOFTMAX,
+        "train.metrics",
+        [
+            "accuracy",
+            "auc",
+            "precision",
+            "recall",
+            "f1_score",
+            {"type": "top_k_categorical_accuracy", "k": 2},
+        ],
+    ),
+    "metrics-categorical-options": _with(
+        SOFTMAX,
+        "train.metrics",
+        [
+            {"type": "f1_score", "average": "weighted", "threshold": 0.4},
+            {"type": "auc", "curve": "PR", "num_thresholds": 7},
+            {"type": "top_k_categorical_accuracy", "k": 1},
+        ],
+    ),
+    "metrics-sparse-top-k": _with(
+        BASE,
+        "train.metrics",
+        ["accuracy", {"type": "sparse_top_k_categorical_accuracy", "k": 2}],
+    ),
+}
+METRICS_THREE = copy.deepcopy(THREE)
+METRICS_THREE["train"]["metrics"] = {
+    "logits": ["auc", "f1_score", {"type": "top_k_categorical_accuracy", "k": 2}],
+    "tf": ["precision", "accuracy", "recall", "auc"],
+    "size": ["mse"],
+}
+CASES["metrics-multi-output"] = METRICS_THREE
 
 
 def _after_conv(shape: list[int], *layers: dict[str, Any]) -> dict[str, Any]:
