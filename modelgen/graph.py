@@ -89,6 +89,10 @@ class Node:
         return getattr(self.params, "activity_regularizer", None)
 
 
+#: The losses of 0/1 labels on a sigmoid output.
+BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
+
+
 @dataclass(frozen=True)
 class MetricPlan:
     """One metric of one output, as both targets compute it."""
@@ -137,6 +141,15 @@ class LossPlan:
     metrics: tuple[MetricPlan, ...] = ()
     #: The output's class count for a crossentropy loss (0 otherwise).
     classes: int = 0
+    #: The loss's other options with Keras' defaults (label_smoothing when not 0; the focal
+    #: loss's gamma, alpha, apply_class_balancing and label_smoothing).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variant(self) -> tuple[Any, ...]:
+        """What makes two outputs' losses of this type different functions (huber's delta is
+        an argument instead)."""
+        return (self.type, *sorted(self.options.items()))
 
 
 @dataclass
@@ -231,6 +244,18 @@ class Graph:
             f"{p.output}_{m}" for p in self.losses for m in ("loss", *(m.name for m in p.metrics))
         ]
         return tuple(sorted(names))
+
+    @property
+    def loss_functions(self) -> dict[str, tuple[str, LossPlan]]:
+        """With several outputs: output name -> (the tf target's loss function, a plan it
+        stands for). One function per loss type and options (sorted by type): ``TYPE_loss``,
+        then ``TYPE_loss_2``... for the same type with other options."""
+        variants: dict[tuple[Any, ...], str] = {}
+        for plan in sorted(self.losses, key=lambda p: p.type):
+            if plan.variant not in variants:
+                n = sum(v[0] == plan.type for v in variants) + 1
+                variants[plan.variant] = f"{plan.type}_loss" + (f"_{n}" if n > 1 else "")
+        return {p.output: (variants[p.variant], p) for p in self.losses}
 
     @property
     def stateful_metrics(self) -> list[tuple[str, MetricPlan, LossPlan]]:
@@ -465,7 +490,7 @@ def lower(
         id_ranges=sized.id_ranges,
         check_values=check_values,
     )
-    if data.classes and loss.type != "binary_crossentropy" and len(data.classes) != classes:
+    if data.classes and loss.type not in BINARY_LOSSES and len(data.classes) != classes:
         error(
             f"the data has {len(data.classes)} classes ({', '.join(map(shown, data.classes[:5]))}"
             f"{', ...' if len(data.classes) > 5 else ''}) but the output '{output.name}' has "
@@ -473,9 +498,9 @@ def lower(
             ("data", "path"),
             f"set the last layer's units to {len(data.classes)}",
         )
-    if data.classes and loss.type == "binary_crossentropy" and len(data.classes) > 2:
+    if data.classes and loss.type in BINARY_LOSSES and len(data.classes) > 2:
         error(
-            f"binary_crossentropy needs two label values, the data has {len(data.classes)}",
+            f"{loss.type} needs two label values, the data has {len(data.classes)}",
             ("data", "label"),
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
@@ -884,18 +909,47 @@ def _plan_loss(
         label_dtype, label_shape = (
             ("int32", shape[:-1]) if loss.type.startswith("sparse") else ("float32", shape)
         )
-    elif loss.type == "binary_crossentropy":
+    elif loss.type in BINARY_LOSSES:
         on_logits = _check_activation(loss.type, from_logits, act, "sigmoid", output, where, error)
         label_dtype, label_shape = "float32", shape
     else:
         if act in ("softmax", "sigmoid"):
             pass  # bounded regression targets are legitimate
         label_dtype, label_shape = "float32", shape
+    _check_loss_options(loss, where, error)
     delta = getattr(loss, "delta", 1.0)
     plan = LossPlan(loss.type, from_logits, on_logits, delta, label_dtype, tuple(label_shape))
+    options = {
+        k: v
+        for k, v in loss.model_dump(exclude={"type", "from_logits", "delta"}).items()
+        if loss.type == "binary_focal_crossentropy" or k != "label_smoothing" or v
+    }
     return replace(
-        plan, metrics=_plan_metrics(loss, output, metrics, metrics_where, error, len(where) > 2)
+        plan,
+        options=options,
+        metrics=_plan_metrics(loss, output, metrics, metrics_where, error, len(where) > 2),
     )
+
+
+def _check_loss_options(loss: Any, where: tuple[Any, ...], error) -> None:
+    """Options that Keras would refuse or silently ignore."""
+    if loss.type == "sparse_categorical_crossentropy" and loss.label_smoothing:
+        error(
+            "label_smoothing needs one-hot labels, but sparse_categorical_crossentropy takes "
+            "class ids (Keras' SparseCategoricalCrossentropy has no label_smoothing)",
+            where + ("label_smoothing",),
+            "use categorical_crossentropy with one-hot labels, or remove label_smoothing",
+        )
+    if (
+        loss.type == "binary_focal_crossentropy"
+        and "alpha" in loss.model_fields_set
+        and not loss.apply_class_balancing
+    ):
+        error(
+            "alpha is used only with apply_class_balancing: true (Keras ignores it otherwise)",
+            where + ("alpha",),
+            "add `apply_class_balancing: true`, or remove alpha",
+        )
 
 
 #: Default options of the metrics that take some, from the schema's models.
@@ -966,7 +1020,7 @@ def _metric_problem(
                 f"set k to at most {classes}",
             )
     if kind in ("auc", "precision", "recall", "f1_score"):
-        if loss.type not in ("binary_crossentropy", "categorical_crossentropy"):
+        if loss.type not in (*BINARY_LOSSES, "categorical_crossentropy"):
             return (
                 f"metric '{kind}' needs binary_crossentropy or categorical_crossentropy labels"
                 + of,

@@ -427,6 +427,33 @@ class CrossentropyLoss(Strict):
         description="true when the last layer outputs logits (no softmax/sigmoid); see Shapes "
         "and checks",
     )
+    label_smoothing: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0,
+        description="categorical and binary only: labels move this far towards uniform "
+        "(categorical: y * (1 - s) + s / classes; binary: towards 0.5)",
+    )
+
+
+class FocalLoss(Strict):
+    """Keras' binary focal crossentropy: binary crossentropy times (1 - p_t)^gamma, so
+    examples already classified well count less (for imbalanced labels)."""
+
+    type: Literal["binary_focal_crossentropy"] = Field(description="selects this loss")
+    from_logits: bool = Field(
+        False, description="true when the last layer outputs logits (no sigmoid)"
+    )
+    gamma: Annotated[float, Field(ge=0, le=100)] = Field(
+        2.0, description="focusing exponent (0: plain binary crossentropy)"
+    )
+    apply_class_balancing: bool = Field(
+        False, description="weigh positives by alpha and negatives by 1 - alpha"
+    )
+    alpha: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.25, description="the positives' weight, with apply_class_balancing"
+    )
+    label_smoothing: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="labels move this far towards 0.5"
+    )
 
 
 class RegressionLoss(Strict):
@@ -442,7 +469,9 @@ class HuberLoss(Strict):
     delta: PositiveFloat = Field(1.0, description="where the loss turns from quadratic to linear")
 
 
-Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discriminator="type")]
+Loss = Annotated[
+    CrossentropyLoss | FocalLoss | RegressionLoss | HuberLoss, Field(discriminator="type")
+]
 
 
 MetricName = Literal[
