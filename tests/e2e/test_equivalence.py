@@ -449,6 +449,11 @@ CASES |= {
         ["accuracy", {"type": "sparse_top_k_categorical_accuracy", "k": 2}],
     ),
 }
+CASES["metrics-steps-per-execution"] = _with(
+    _with(SIGMOID, "train.metrics", ["auc", "recall", "f1_score"]),
+    "runtime",
+    {"steps_per_execution": 5},
+)
 METRICS_THREE = copy.deepcopy(THREE)
 METRICS_THREE["train"]["metrics"] = {
     "logits": ["auc", "f1_score", {"type": "top_k_categorical_accuracy", "k": 2}],
