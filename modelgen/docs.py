@@ -94,13 +94,18 @@ def _nested(tp: Any) -> tuple[str, list[type[BaseModel]]] | None:
 
 
 def _discriminator(tp: Any) -> str | None:
-    """The discriminator of a tagged union inside a union (``Loss | dict[name, Loss]``)."""
+    """The discriminator of a tagged union inside a union (``Loss | dict[name, Loss]``), or
+    inside a list's items (``list[NAME | Annotated[A | B, discriminator]]``)."""
     for member in typing.get_args(tp):
         for meta in (
             typing.get_args(member)[1:] if typing.get_origin(member) is typing.Annotated else ()
         ):
             if isinstance(getattr(meta, "discriminator", None), str):
                 return meta.discriminator
+        if typing.get_origin(member) in (list, typing.Union, types.UnionType):
+            found = _discriminator(member)
+            if found:
+                return found
     return None
 
 
@@ -123,7 +128,7 @@ def sections() -> list[Section]:
                     suffix, inner = nested
                     child = f"{path}.{name}" if path else name
                     tag = info.discriminator or _discriminator(info.annotation)
-                    walk(child + suffix, inner, tag if not suffix else None)
+                    walk(child + suffix, inner, tag if not suffix or len(inner) > 1 else None)
 
     walk("", [s.Spec], None)
     return list(found.values())

@@ -19,11 +19,12 @@ from modelgen.datasets import DataInfo, inspect_data, resolve, shown
 from modelgen.errors import Diagnostic, SpecError, did_you_mean
 from modelgen.layers import REGISTRY, ShapeError, Variable
 from modelgen.layers.base import RANDOM_INITIALIZERS, LayerParams, Regularizer, Shape
+from modelgen.schema import spec as spec_module
 from modelgen.schema import validate_document
 from modelgen.schema.spec import Spec
 from modelgen.units import format_bytes
 
-__all__ = ["Graph", "Node", "InputNode", "LossPlan", "compile_file", "lower"]
+__all__ = ["Graph", "Node", "InputNode", "LossPlan", "MetricPlan", "compile_file", "lower"]
 
 MAX_PARAMS = 2_000_000_000
 #: Keras builds a functional model recursively, about one Python frame per layer on the
@@ -88,6 +89,38 @@ class Node:
         return getattr(self.params, "activity_regularizer", None)
 
 
+#: The losses of 0/1 labels on a sigmoid output.
+BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """One metric of one output, as both targets compute it."""
+
+    #: The spec's metric type (accuracy, auc, precision, ...).
+    type: str
+    #: Its options with Keras' defaults filled in (num_thresholds, threshold, k, ...).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The name Keras logs it under (its type: the metric objects carry that name)."""
+        return self.type
+
+    @property
+    def stateful(self) -> bool:
+        """True for metrics with their own state (confusion counts), not a running mean."""
+        return self.type in ("auc", "precision", "recall", "f1_score")
+
+    @property
+    def var(self) -> str:
+        """A short Python name for its per-example values in the generated code."""
+        return "top_k" if self.type.endswith("top_k_categorical_accuracy") else self.type
+
+    def __str__(self) -> str:
+        return self.name
+
+
 @dataclass(frozen=True)
 class LossPlan:
     """How both targets compute the loss, decided once."""
@@ -105,9 +138,18 @@ class LossPlan:
     #: Its factor in the total loss (None: no loss_weights given, Keras multiplies by nothing).
     weight: float | None = None
     #: The metrics reported for this output, as the spec lists them.
-    metrics: tuple[str, ...] = ()
+    metrics: tuple[MetricPlan, ...] = ()
     #: The output's class count for a crossentropy loss (0 otherwise).
     classes: int = 0
+    #: The loss's other options with Keras' defaults (label_smoothing when not 0; the focal
+    #: loss's gamma, alpha, apply_class_balancing and label_smoothing).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variant(self) -> tuple[Any, ...]:
+        """What makes two outputs' losses of this type different functions (huber's delta is
+        an argument instead)."""
+        return (self.type, *sorted(self.options.items()))
 
 
 @dataclass(frozen=True)
@@ -230,9 +272,42 @@ class Graph:
         several outputs, as Keras logs them (sorted): ``loss``, each ``<output>_loss`` and
         ``<output>_<metric>``."""
         if not self.multi:
-            return ("loss", *self.loss.metrics)
-        names = ["loss"] + [f"{p.output}_{m}" for p in self.losses for m in ("loss", *p.metrics)]
+            return ("loss", *(m.name for m in self.loss.metrics))
+        names = ["loss"] + [
+            f"{p.output}_{m}" for p in self.losses for m in ("loss", *(m.name for m in p.metrics))
+        ]
         return tuple(sorted(names))
+
+    @property
+    def loss_functions(self) -> dict[str, tuple[str, LossPlan]]:
+        """With several outputs: output name -> (the tf target's loss function, a plan it
+        stands for). One function per loss type and options (sorted by type): ``TYPE_loss``,
+        then ``TYPE_loss_2``... for the same type with other options."""
+        variants: dict[tuple[Any, ...], str] = {}
+        for plan in sorted(self.losses, key=lambda p: p.type):
+            if plan.variant not in variants:
+                n = sum(v[0] == plan.type for v in variants) + 1
+                variants[plan.variant] = f"{plan.type}_loss" + (f"_{n}" if n > 1 else "")
+        return {p.output: (variants[p.variant], p) for p in self.losses}
+
+    @property
+    def stateful_metrics(self) -> list[tuple[str, MetricPlan, LossPlan]]:
+        """(logged name, metric, its output's loss plan) for each metric with its own state
+        (auc, precision, recall, f1_score), in the order of metric_names."""
+        found = {
+            (f"{p.output}_{m.name}" if self.multi else m.name): (m, p)
+            for p in self.losses or [self.loss]
+            for m in p.metrics
+            if m.stateful
+        }
+        return [(name, *found[name]) for name in self.metric_names if name in found]
+
+    @property
+    def mean_names(self) -> tuple[str, ...]:
+        """The logged names kept as running means (totals and counts): all but the metrics
+        with their own state."""
+        stateful = {name for name, _, _ in self.stateful_metrics}
+        return tuple(name for name in self.metric_names if name not in stateful)
 
     def optimizer_slots(self) -> list[str]:
         """Per-variable state the optimizer keeps, in the order Keras creates it."""
@@ -449,7 +524,7 @@ def lower(
         id_ranges=sized.id_ranges,
         check_values=check_values,
     )
-    if data.classes and loss.type != "binary_crossentropy" and len(data.classes) != classes:
+    if data.classes and loss.type not in BINARY_LOSSES and len(data.classes) != classes:
         error(
             f"the data has {len(data.classes)} classes ({', '.join(map(shown, data.classes[:5]))}"
             f"{', ...' if len(data.classes) > 5 else ''}) but the output '{output.name}' has "
@@ -457,9 +532,9 @@ def lower(
             ("data", "path"),
             f"set the last layer's units to {len(data.classes)}",
         )
-    if data.classes and loss.type == "binary_crossentropy" and len(data.classes) > 2:
+    if data.classes and loss.type in BINARY_LOSSES and len(data.classes) > 2:
         error(
-            f"binary_crossentropy needs two label values, the data has {len(data.classes)}",
+            f"{loss.type} needs two label values, the data has {len(data.classes)}",
             ("data", "label"),
         )
     graph = Graph(spec, sha, spec_path, inputs, order, output, loss, features, seed_counter, data)
@@ -834,9 +909,7 @@ def _plan_losses(spec: Spec, outputs: list[Node], error) -> list[LossPlan]:
         weight = None if weights is None else float(weights.get(node.name, 1.0))
         plan = _plan_loss(spec, loss, node, where, wanted, metrics_where, error)
         classes = node.shape[-1] if node.shape and loss.type.endswith("crossentropy") else 0
-        plans.append(
-            replace(plan, output=node.name, weight=weight, metrics=tuple(wanted), classes=classes)
-        )
+        plans.append(replace(plan, output=node.name, weight=weight, classes=classes))
     return plans
 
 
@@ -988,23 +1061,140 @@ def _plan_loss(
         label_dtype, label_shape = (
             ("int32", shape[:-1]) if loss.type.startswith("sparse") else ("float32", shape)
         )
-    elif loss.type == "binary_crossentropy":
+    elif loss.type in BINARY_LOSSES:
         on_logits = _check_activation(loss.type, from_logits, act, "sigmoid", output, where, error)
         label_dtype, label_shape = "float32", shape
     else:
         if act in ("softmax", "sigmoid"):
             pass  # bounded regression targets are legitimate
         label_dtype, label_shape = "float32", shape
-    for i, metric in enumerate(metrics):
-        if metric == "accuracy" and not loss.type.endswith("crossentropy"):
-            error(
-                "metric 'accuracy' needs a crossentropy loss"
-                + (f" (the output '{output.name}' has {loss.type})" if len(where) > 2 else ""),
-                metrics_where + (i,),
-                "use mae or mse for regression",
-            )
+    _check_loss_options(loss, where, error)
     delta = getattr(loss, "delta", 1.0)
-    return LossPlan(loss.type, from_logits, on_logits, delta, label_dtype, tuple(label_shape))
+    plan = LossPlan(loss.type, from_logits, on_logits, delta, label_dtype, tuple(label_shape))
+    options = {
+        k: v
+        for k, v in loss.model_dump(exclude={"type", "from_logits", "delta"}).items()
+        if loss.type == "binary_focal_crossentropy" or k != "label_smoothing" or v
+    }
+    return replace(
+        plan,
+        options=options,
+        metrics=_plan_metrics(loss, output, metrics, metrics_where, error, len(where) > 2),
+    )
+
+
+def _check_loss_options(loss: Any, where: tuple[Any, ...], error) -> None:
+    """Options that Keras would refuse or silently ignore."""
+    if loss.type == "sparse_categorical_crossentropy" and loss.label_smoothing:
+        error(
+            "label_smoothing needs one-hot labels, but sparse_categorical_crossentropy takes "
+            "class ids (Keras' SparseCategoricalCrossentropy has no label_smoothing)",
+            where + ("label_smoothing",),
+            "use categorical_crossentropy with one-hot labels, or remove label_smoothing",
+        )
+    if (
+        loss.type == "binary_focal_crossentropy"
+        and "alpha" in loss.model_fields_set
+        and not loss.apply_class_balancing
+    ):
+        error(
+            "alpha is used only with apply_class_balancing: true (Keras ignores it otherwise)",
+            where + ("alpha",),
+            "add `apply_class_balancing: true`, or remove alpha",
+        )
+
+
+#: Default options of the metrics that take some, from the schema's models.
+_METRIC_MODELS = {
+    "auc": spec_module.AUCMetric,
+    "precision": spec_module.ThresholdMetric,
+    "recall": spec_module.ThresholdMetric,
+    "f1_score": spec_module.F1Metric,
+    "top_k_categorical_accuracy": spec_module.TopKMetric,
+    "sparse_top_k_categorical_accuracy": spec_module.TopKMetric,
+}
+
+
+def _plan_metrics(
+    loss: Any, output: Node, metrics: list[Any], where: tuple[Any, ...], error, named: bool
+) -> tuple[MetricPlan, ...]:
+    """The output's metrics with their options, checked against its loss and labels (`named`:
+    the errors name the output, as with several outputs)."""
+    plans: list[MetricPlan] = []
+    for i, metric in enumerate(metrics):
+        if isinstance(metric, str):
+            model = _METRIC_MODELS.get(metric)
+            metric = model(type=metric) if model else metric
+        kind = metric if isinstance(metric, str) else metric.type
+        options = {} if isinstance(metric, str) else metric.model_dump(exclude={"type"})
+        problem = _metric_problem(kind, options, loss, output, named)
+        if problem:
+            error(problem[0], where + (i,), problem[1])
+        elif kind in (p.type for p in plans):
+            error(
+                f"the metric '{kind}' is listed twice (Keras would log both under one name)",
+                where + (i,),
+                "keep one of them",
+            )
+        else:
+            plans.append(MetricPlan(kind, options))
+    return tuple(plans)
+
+
+def _metric_problem(
+    kind: str, options: dict[str, Any], loss: Any, output: Node, named: bool
+) -> tuple[str, str] | None:
+    """(message, hint) when the metric does not fit the output's loss and labels."""
+    of = f" (the output '{output.name}' has {loss.type})" if named else f" (not {loss.type})"
+    if kind == "accuracy" and not named:
+        of = ""
+    if kind == "accuracy" and not loss.type.endswith("crossentropy"):
+        return "metric 'accuracy' needs a crossentropy loss" + of, "use mae or mse for regression"
+    if kind.endswith("top_k_categorical_accuracy"):
+        labels = (
+            "sparse_categorical_crossentropy"
+            if kind.startswith("sparse")
+            else ("categorical_crossentropy")
+        )
+        if loss.type != labels:
+            other = kind.removeprefix("sparse_") if kind.startswith("sparse") else "sparse_" + kind
+            hint = (
+                f"use {other}"
+                if loss.type.endswith("categorical_crossentropy")
+                else ("use it with a (sparse_)categorical_crossentropy loss")
+            )
+            return f"metric '{kind}' needs the labels of {labels}" + of, hint
+        classes = output.shape[-1] if output.shape else 1
+        if options["k"] > classes:
+            return (
+                f"metric '{kind}' has k {options['k']} but the output '{output.name}' has "
+                f"{classes} classes",
+                f"set k to at most {classes}",
+            )
+    if kind in ("auc", "precision", "recall", "f1_score"):
+        if loss.type not in (*BINARY_LOSSES, "categorical_crossentropy"):
+            return (
+                f"metric '{kind}' needs binary_crossentropy or categorical_crossentropy labels"
+                + of,
+                "one-hot labels (categorical_crossentropy) or 0/1 labels (binary_crossentropy)"
+                if loss.type == "sparse_categorical_crossentropy"
+                else "use mae or mse for regression",
+            )
+        if getattr(loss, "from_logits", False):
+            return (
+                f"metric '{kind}' reads probabilities, but the output '{output.name}' gives "
+                "logits (from_logits: true)",
+                f"add `activation: {'sigmoid' if loss.type.startswith('binary') else 'softmax'}` "
+                f"to the layer '{output.name}' and set from_logits: false (the loss still "
+                "uses the logits, as Keras does)",
+            )
+        if kind == "f1_score" and len(output.shape) != 1:
+            return (
+                f"metric 'f1_score' needs an output of shape (batch, classes), but the output "
+                f"'{output.name}' has shape {list(output.shape)}",
+                "flatten or pool the output, or use precision and recall",
+            )
+    return None
 
 
 def _check_activation(

@@ -60,7 +60,11 @@ def summary(graph: Graph) -> str:
         )
     for plan in graph.losses or [graph.loss]:
         weight = f" x {plan.weight:g}" if plan.weight is not None else ""
-        metrics = f", metrics {', '.join(plan.metrics)}" if graph.multi and plan.metrics else ""
+        metrics = (
+            f", metrics {', '.join(m.name for m in plan.metrics)}"
+            if graph.multi and plan.metrics
+            else ""
+        )
         out.append(
             f"Output: '{plan.output or graph.output.name}' -> loss {plan.type}{weight}"
             + (" (computed from logits)" if plan.on_logits or plan.from_logits else "")
@@ -103,7 +107,7 @@ def summary_json(graph: Graph) -> dict[str, Any]:
                 "layer": plan.output or graph.output.name,
                 "loss": plan.type,
                 "loss_weight": plan.weight,
-                "metrics": list(plan.metrics),
+                "metrics": [m.name for m in plan.metrics],
             }
             for plan in graph.losses or [graph.loss]
         ],

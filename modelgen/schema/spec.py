@@ -433,6 +433,33 @@ class CrossentropyLoss(Strict):
         description="true when the last layer outputs logits (no softmax/sigmoid); see Shapes "
         "and checks",
     )
+    label_smoothing: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0,
+        description="categorical and binary only: labels move this far towards uniform "
+        "(categorical: y * (1 - s) + s / classes; binary: towards 0.5)",
+    )
+
+
+class FocalLoss(Strict):
+    """Keras' binary focal crossentropy: binary crossentropy times (1 - p_t)^gamma, so
+    examples already classified well count less (for imbalanced labels)."""
+
+    type: Literal["binary_focal_crossentropy"] = Field(description="selects this loss")
+    from_logits: bool = Field(
+        False, description="true when the last layer outputs logits (no sigmoid)"
+    )
+    gamma: Annotated[float, Field(ge=0, le=100)] = Field(
+        2.0, description="focusing exponent (0: plain binary crossentropy)"
+    )
+    apply_class_balancing: bool = Field(
+        False, description="weigh positives by alpha and negatives by 1 - alpha"
+    )
+    alpha: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.25, description="the positives' weight, with apply_class_balancing"
+    )
+    label_smoothing: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="labels move this far towards 0.5"
+    )
 
 
 class RegressionLoss(Strict):
@@ -448,10 +475,11 @@ class HuberLoss(Strict):
     delta: PositiveFloat = Field(1.0, description="where the loss turns from quadratic to linear")
 
 
-Loss = Annotated[CrossentropyLoss | RegressionLoss | HuberLoss, Field(discriminator="type")]
+Loss = Annotated[
+    CrossentropyLoss | FocalLoss | RegressionLoss | HuberLoss, Field(discriminator="type")
+]
 
 
-Metric = Literal["accuracy", "mae", "mse"]
 Weight = Annotated[float, Field(allow_inf_nan=False)]  # >= 0: checked with the model
 ClassId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,7}$")]
 
@@ -482,6 +510,77 @@ class EarlyStopping(Strict):
     )
 
 
+MetricName = Literal[
+    "accuracy",
+    "mae",
+    "mse",
+    "auc",
+    "precision",
+    "recall",
+    "f1_score",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+]
+
+
+class AUCMetric(Strict):
+    """Area under the ROC or precision-recall curve (Keras' AUC), from confusion counts at
+    evenly spaced thresholds; logged as `auc`."""
+
+    type: Literal["auc"] = Field(description="selects this metric")
+    num_thresholds: Annotated[int, Field(gt=1, le=10_000)] = Field(
+        200, description="thresholds used to approximate the curve"
+    )
+    curve: Literal["ROC", "PR"] = Field(
+        "ROC", description="ROC (receiver operating characteristic) or PR (precision-recall)"
+    )
+
+
+class ThresholdMetric(Strict):
+    """Precision or recall of the predictions above a threshold (Keras' Precision, Recall);
+    logged under its type."""
+
+    type: Literal["precision", "recall"] = Field(description="selects this metric")
+    threshold: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.5, description="a prediction above it counts as positive"
+    )
+
+
+class F1Metric(Strict):
+    """Keras' F1Score (the harmonic mean of precision and recall) averaged over the classes;
+    logged as `f1_score`."""
+
+    type: Literal["f1_score"] = Field(description="selects this metric")
+    average: Literal["micro", "macro", "weighted"] = Field(
+        "macro",
+        description="micro (all classes counted together), macro (the mean of the classes' "
+        "scores) or weighted (by each class's count of true labels); Keras' own default "
+        "(none) gives one score per class, which is not one logged number",
+    )
+    threshold: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None,
+        description="a prediction above it counts as positive; none: each row's highest "
+        "prediction (Keras' default)",
+    )
+
+
+class TopKMetric(Strict):
+    """How often the label is among the k highest predictions (Keras'
+    TopKCategoricalAccuracy for one-hot labels, SparseTopKCategoricalAccuracy for class ids);
+    logged under its type."""
+
+    type: Literal["top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"] = Field(
+        description="selects this metric (sparse_: labels as class ids)"
+    )
+    k: Annotated[int, Field(gt=0, le=100_000)] = Field(5, description="predictions looked at")
+
+
+Metric = (
+    MetricName
+    | Annotated[AUCMetric | ThresholdMetric | F1Metric | TopKMetric, Field(discriminator="type")]
+)
+
+
 class Train(Strict):
     """How to train: epochs, optimizer, loss and metrics."""
 
@@ -497,8 +596,10 @@ class Train(Strict):
     )
     metrics: list[Metric] | dict[Identifier, list[Metric]] = Field(
         [],
-        description="reported each step and epoch, next to the loss; with several outputs, "
-        "output name -> metrics (logged as OUTPUT_METRIC, e.g. class_accuracy)",
+        description="reported each step and epoch, next to the loss: names, or mappings with "
+        "options (`{type: top_k_categorical_accuracy, k: 3}`), logged as Keras names them; "
+        "with several outputs, output name -> metrics (logged as OUTPUT_METRIC, e.g. "
+        "class_accuracy)",
     )
     early_stopping: EarlyStopping | None = Field(None, description="see train.early_stopping below")
     class_weight: Literal["balanced"] | list[Weight] | dict[ClassId, Weight] | None = Field(

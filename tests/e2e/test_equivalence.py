@@ -386,6 +386,144 @@ THREE["train"] |= {
     "metrics": {"logits": ["accuracy"], "tf": ["accuracy", "mse"], "size": ["mse"]},
 }
 CASES["multi-output-three"] = THREE
+# Metrics with their own state (Keras' confusion counts, kept per threshold or per class and
+# checkpointed) and top-k accuracy, on sigmoid, multi-label sigmoid and softmax outputs.
+SIGMOID = _with(
+    _with(
+        _with(BASE, "model.layers.1.dense.units", 1), "model.layers.1.dense.activation", "sigmoid"
+    ),
+    "train.loss",
+    {"type": "binary_crossentropy"},
+)
+MULTILABEL = _with(
+    _with(BASE, "model.layers.1.dense.activation", "sigmoid"),
+    "train.loss",
+    {"type": "binary_crossentropy"},
+)
+SOFTMAX = _with(
+    _with(BASE, "model.layers.1.dense.activation", "softmax"),
+    "train.loss",
+    {"type": "categorical_crossentropy"},
+)
+CASES |= {
+    "metrics-binary": _with(
+        SIGMOID, "train.metrics", ["accuracy", "auc", "precision", "recall", "f1_score"]
+    ),
+    "metrics-binary-options": _with(
+        SIGMOID,
+        "train.metrics",
+        [
+            {"type": "auc", "num_thresholds": 50, "curve": "PR"},
+            {"type": "precision", "threshold": 0.3},
+            {"type": "recall", "threshold": 0.7},
+            {"type": "f1_score", "average": "micro", "threshold": 0.5},
+        ],
+    ),
+    "metrics-multilabel": _with(
+        MULTILABEL, "train.metrics", ["auc", "precision", "recall", {"type": "f1_score"}]
+    ),
+    "metrics-categorical": _with(
+        SOFTMAX,
+        "train.metrics",
+        [
+            "accuracy",
+            "auc",
+            "precision",
+            "recall",
+            "f1_score",
+            {"type": "top_k_categorical_accuracy", "k": 2},
+        ],
+    ),
+    "metrics-categorical-options": _with(
+        SOFTMAX,
+        "train.metrics",
+        [
+            {"type": "f1_score", "average": "weighted", "threshold": 0.4},
+            {"type": "auc", "curve": "PR", "num_thresholds": 7},
+            {"type": "top_k_categorical_accuracy", "k": 1},
+        ],
+    ),
+    "metrics-sparse-top-k": _with(
+        BASE,
+        "train.metrics",
+        ["accuracy", {"type": "sparse_top_k_categorical_accuracy", "k": 2}],
+    ),
+}
+CASES["metrics-steps-per-execution"] = _with(
+    _with(SIGMOID, "train.metrics", ["auc", "recall", "f1_score"]),
+    "runtime",
+    {"steps_per_execution": 5},
+)
+METRICS_THREE = copy.deepcopy(THREE)
+METRICS_THREE["train"]["metrics"] = {
+    "logits": ["auc", "f1_score", {"type": "top_k_categorical_accuracy", "k": 2}],
+    "tf": ["precision", "accuracy", "recall", "auc"],
+    "size": ["mse"],
+}
+CASES["metrics-multi-output"] = METRICS_THREE
+# Loss options: label smoothing (categorical: towards uniform; binary: towards 0.5) and the
+# binary focal crossentropy, from sigmoid outputs and from logits.
+FOCAL = {"type": "binary_focal_crossentropy"}
+CASES |= {
+    "loss-categorical-smoothing": _with(
+        SOFTMAX, "train.loss", {"type": "categorical_crossentropy", "label_smoothing": 0.1}
+    ),
+    "loss-categorical-logits-smoothing": _with(
+        BASE,
+        "train.loss",
+        {"type": "categorical_crossentropy", "from_logits": True, "label_smoothing": 0.25},
+    ),
+    "loss-binary-smoothing": _with(
+        SIGMOID, "train.loss", {"type": "binary_crossentropy", "label_smoothing": 0.1}
+    ),
+    "loss-binary-multilabel-logits-smoothing": _with(
+        BASE,
+        "train.loss",
+        {"type": "binary_crossentropy", "from_logits": True, "label_smoothing": 0.3},
+    ),
+    "loss-focal": _with(_with(SIGMOID, "train.loss", FOCAL), "train.metrics", ["accuracy", "auc"]),
+    "loss-focal-options": _with(
+        MULTILABEL,
+        "train.loss",
+        FOCAL | {"gamma": 1.5, "apply_class_balancing": True, "alpha": 0.4, "label_smoothing": 0.1},
+    ),
+    "loss-focal-logits": _with(
+        BASE,
+        "train.loss",
+        FOCAL | {"from_logits": True, "gamma": 0.0, "apply_class_balancing": True},
+    ),
+}
+# Several outputs whose losses share a type with other options: one function for each.
+LOSS_OPTIONS = _with(
+    _with(
+        BASE,
+        "model.layers",
+        [
+            {"dense": {"units": 8, "activation": "relu"}, "name": "trunk"},
+            {"dense": {"units": 1, "activation": "sigmoid"}, "name": "plain", "inputs": "trunk"},
+            {"dense": {"units": 2, "activation": "sigmoid"}, "name": "smooth", "inputs": "trunk"},
+            {"dense": {"units": 3}, "name": "focal", "inputs": "trunk"},
+            {"dense": {"units": 3, "activation": "softmax"}, "name": "kind", "inputs": "trunk"},
+        ],
+    ),
+    "model.outputs",
+    ["plain", "smooth", "focal", "kind"],
+)
+LOSS_OPTIONS["train"] |= {
+    "loss": {
+        "plain": {"type": "binary_crossentropy"},
+        "smooth": {"type": "binary_crossentropy", "label_smoothing": 0.2},
+        "focal": FOCAL | {"from_logits": True, "gamma": 3.0},
+        "kind": {"type": "categorical_crossentropy", "label_smoothing": 0.1},
+    },
+    "metrics": {
+        "plain": ["auc"],
+        "smooth": ["precision"],
+        "focal": ["accuracy"],
+        "kind": ["accuracy"],
+    },
+}
+CASES["multi-output-loss-options"] = LOSS_OPTIONS
 
 
 def _after_conv(shape: list[int], *layers: dict[str, Any]) -> dict[str, Any]:

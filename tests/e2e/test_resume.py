@@ -297,3 +297,48 @@ def test_signals_to_modelgen_run_at_random_moments_resume_exactly(tmp_path: Path
     assert stopped, "every signal came after the run had finished"
     assert same_weights(reference / "weights.npz", run_dir / "weights.npz")
     assert_same_records(reference, run_dir)
+
+
+@pytest.mark.parametrize("target", ["keras", "tf"])
+def test_metric_state_is_checkpointed(tmp_path: Path, target: str):
+    """Metrics with their own state (AUC's, precision's, recall's and F1's confusion counts)
+    go into the checkpoint: a run stopped in mid-epoch and resumed logs exactly the records
+    of an uninterrupted run (the resumed epoch's metrics include the steps before the stop)."""
+    s = base_spec(name="resumable_metrics")
+    s["train"]["epochs"] = 4  # 5 steps per epoch
+    s["model"]["layers"][-1]["dense"] |= {"units": 1, "activation": "sigmoid"}
+    s["train"]["loss"] = {"type": "binary_crossentropy"}
+    s["train"]["metrics"] = ["accuracy", "auc", "precision", "recall", "f1_score"]
+    spec_path = write_spec(tmp_path, s)
+    program = tmp_path / "train.py"
+    program.write_text(generate(spec_path, target, tmp_path)[1], encoding="utf-8")
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
+    for folder in (reference, stopped):
+        folder.mkdir()
+    assert start(program, reference, resume=False, every=4).wait(timeout=600) == 0
+    # A run cut at step 8 (checkpointed there, in mid-epoch 2), then resumed to the end.
+    cut = subprocess.run(
+        [
+            sys.executable,
+            str(program),
+            "--checkpoint-dir",
+            "ck",
+            "--checkpoint-every",
+            "4",
+            "--metrics-out",
+            "metrics.jsonl",
+            "--max-steps",
+            "8",
+        ],
+        cwd=stopped,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert cut.returncode == 0, cut.stderr
+    assert (stopped / "ck" / "latest").read_text().strip() == "ckpt-000000008.npz"
+    assert start(program, stopped, resume=True, every=4).wait(timeout=600) == 0
+    assert same_weights(reference / "final.npz", stopped / "final.npz")
+    records = training_records(reference)
+    assert {"auc", "precision", "recall", "f1_score", "val_auc"} <= set(records[-1])
+    assert_same_records(reference, stopped)
