@@ -68,6 +68,9 @@ class Node:
     #: carries on to the next layers; None when there is none.
     mask_in: str | None = None
     mask_out: str | None = None
+    #: multi_head_attention: the masks its query, value and key carry (Keras' ``query_mask``,
+    #: ``value_mask``, ``key_mask``; the key's only when the key is a third input).
+    attention_masks: tuple[str | None, str | None, str | None] = (None, None, None)
 
     @property
     def param_count(self) -> int:
@@ -453,15 +456,22 @@ MASK_PASSES = frozenset({"dense", "dropout", "activation", "layer_norm"})
 #: steps and ends the mask.
 MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional", "global_avg_pool1d"})
 #: Kinds without mask support in Keras: it drops the mask there (with a warning) and so do we.
-MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
+#: position_embedding, as keras_hub's, reads its input only for its shape.
+MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d", "position_embedding"})
+#: Merging layers whose values ignore the masks and whose output mask is Keras' default
+#: ``Merge.compute_mask``: the OR of the inputs' masks, or none when any input has none.
+MASK_MERGES = frozenset({"add", "subtract", "average"})
 
 
 def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
     """Follow each ``mask_zero`` embedding's padding mask through the layers, as Keras attaches
     it to tensors: set ``mask_in``/``mask_out`` on every node it reaches. A mask reaching a
-    layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging
-    layers...), or the model's output (Keras would weight the loss by it), is an
-    error. Only a layer's first input passes its mask, as in Keras."""
+    layer that Keras would apply it in but modelgen cannot yet (batch_norm, concatenate...),
+    or the model's output (Keras would weight the loss by it), is an error. Only a layer's
+    first input passes its mask, as in Keras, except in ``add``/``subtract``/``average``
+    (the mask survives only when every input carries it) and ``multi_head_attention``
+    (it reads the query's, the value's and a separate key's masks, into
+    ``attention_masks``, and its output carries the query's)."""
     masks: dict[str, str] = {}
     for node in order:
         if node.kind == "embedding" and node.params.mask_zero:
@@ -472,18 +482,33 @@ def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
             continue
         where = node.path + (node.kind,)
         hint = (
-            "put a layer that uses the mask (lstm, gru, simple_rnn, bidirectional or "
-            "global_avg_pool1d) before it, "
+            "put a layer that uses the mask (lstm, gru, simple_rnn, bidirectional, "
+            "multi_head_attention or global_avg_pool1d) before it, "
             "or drop `mask_zero` from the embedding"
         )
         if node.kind in MASK_DROPS:
+            continue
+        if node.kind == "multi_head_attention":
+            query = masks.get(node.inputs[0])
+            value = masks.get(node.inputs[1 if len(node.inputs) > 1 else 0])
+            key = masks.get(node.inputs[2]) if len(node.inputs) > 2 else None
+            node.attention_masks = (query, value, key)
+            if query is not None:
+                node.mask_out = masks[node.name] = query
+            continue
+        if node.kind in MASK_MERGES and len(incoming) < len(node.inputs):
+            continue  # an input without a mask: Keras' merged output has none
+        if node.kind in MASK_MERGES and len(set(incoming)) == 1:
+            node.mask_out = masks[node.name] = incoming[0]  # the OR of one mask with itself
             continue
         if node.kind not in MASK_PASSES | MASK_USERS or masks.get(node.inputs[0]) is None:
             error(
                 f"layer '{node.name}' ({node.kind}) gets the padding mask of embedding "
                 f"'{incoming[0]}' (mask_zero), which modelgen cannot apply there yet",
                 where,
-                hint,
+                "give its inputs the mask of one embedding, or drop `mask_zero` from all but one"
+                if node.kind in MASK_MERGES
+                else hint,
                 key=True,
             )
             continue
