@@ -471,8 +471,17 @@ def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
     first input passes its mask, as in Keras, except in ``add``/``subtract``/``average``
     (the mask survives only when every input carries it) and ``multi_head_attention``
     (it reads the query's, the value's and a separate key's masks, into
-    ``attention_masks``, and its output carries the query's)."""
+    ``attention_masks``, and its output carries the query's).
+
+    Keras 3.15's MultiHeadAttention also clears the masks of the tensors it reads while the
+    model runs, so a residual ``add`` of its query has no mask at run time, while layers that
+    take a ``mask`` argument (global_avg_pool1d, the recurrent layers) still get the one
+    recorded when the model was built: a second attention after a first one, or a tensor
+    read by two attentions, would see masks that depend on Keras' order of execution.
+    Those are refused; one masked attention per path is exact."""
     masks: dict[str, str] = {}
+    #: Layers whose mask has passed a multi_head_attention (its output or a tensor it read).
+    attended: set[str] = set()
     for node in order:
         if node.kind == "embedding" and node.params.mask_zero:
             node.mask_out = masks[node.name] = node.name
@@ -489,6 +498,22 @@ def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
         if node.kind in MASK_DROPS:
             continue
         if node.kind == "multi_head_attention":
+            earlier = [src for src in node.inputs if src in masks and src in attended]
+            if earlier:
+                error(
+                    f"layer '{node.name}' (multi_head_attention) gets the padding mask of "
+                    f"embedding '{incoming[0]}' (mask_zero) after another "
+                    f"multi_head_attention has used it (through '{earlier[0]}'); Keras "
+                    "clears the masks of the tensors an attention reads, so what this one "
+                    "would see depends on Keras' order of execution",
+                    where,
+                    "mask only the first attention: put the mask's user (e.g. "
+                    "global_avg_pool1d) after one attention layer, or drop `mask_zero`",
+                    key=True,
+                )
+                continue
+            attended.update(src for src in node.inputs if src in masks)
+            attended.add(node.name)
             query = masks.get(node.inputs[0])
             value = masks.get(node.inputs[1 if len(node.inputs) > 1 else 0])
             key = masks.get(node.inputs[2]) if len(node.inputs) > 2 else None
@@ -500,6 +525,8 @@ def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
             continue  # an input without a mask: Keras' merged output has none
         if node.kind in MASK_MERGES and len(set(incoming)) == 1:
             node.mask_out = masks[node.name] = incoming[0]  # the OR of one mask with itself
+            if any(src in attended for src in node.inputs):
+                attended.add(node.name)
             continue
         if node.kind not in MASK_PASSES | MASK_USERS or masks.get(node.inputs[0]) is None:
             error(
@@ -512,6 +539,8 @@ def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
                 key=True,
             )
             continue
+        if any(src in attended for src in node.inputs):
+            attended.add(node.name)
         node.mask_in = masks[node.inputs[0]]
         keeps = node.kind in MASK_PASSES or _returns_sequences(node)
         if keeps:

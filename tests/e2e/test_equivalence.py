@@ -461,6 +461,12 @@ CASES |= {
     f"zoo-{path.stem}": yaml.safe_load(path.read_text(encoding="utf-8"))
     for path in sorted(ZOO.glob("*_small.yaml"))
 }
+# The text zoo's Transformer (a masked encoder block) on synthetic ids, zeros included.
+CASES["zoo-text_transformer"] = _with(
+    yaml.safe_load((ZOO / "text_transformer.yaml").read_text(encoding="utf-8")),
+    "data",
+    BASE["data"],
+)
 # Reusable blocks: expanded before lowering, so both targets see plain layers named
 # <use><i>_<layer>; a repeated residual block (conv, batch_norm, a skip add) and a block that
 # uses another (with $param values passed down and a dropout inside).
@@ -842,6 +848,12 @@ CASES |= {
                 {"dense": {"units": 3}},
             ],
         },
+    ),
+    # An lstm after the attention skips the query's padding steps.
+    "mask-attention-lstm": _with(
+        _masked_attention({"multi_head_attention": _MHA}),
+        "model.layers.2",
+        {"lstm": {"units": 4}},
     ),
     # The query unmasked: only the value's padding steps are left out; no mask goes on.
     "mask-attention-cross-value": _with(

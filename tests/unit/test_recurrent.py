@@ -132,15 +132,23 @@ def test_attention_reads_the_query_and_value_masks_and_passes_the_querys(
             "name": "cross",
             "inputs": ["q", "v"],
         },
+        {"global_avg_pool1d": {}, "name": "pool_cross"},
+        {
+            "embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True},
+            "name": "w",
+            "inputs": "s",
+        },
         {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "self"},
-        {"add": {}, "inputs": ["q", "self"], "name": "residual"},
+        {"add": {}, "inputs": ["w", "self"], "name": "residual"},
         {"global_avg_pool1d": {}, "name": "pool"},
+        {"add": {}, "inputs": ["pool_cross", "pool"]},
         {"dense": {"units": 3}},
     ]
     by_name = {n.name: n for n in _graph(tmp_path, spec).nodes}
     assert by_name["cross"].attention_masks == ("q", "v", None)
-    assert by_name["self"].attention_masks == ("q", "q", None)
-    assert by_name["residual"].mask_out == "q" and by_name["pool"].mask_in == "q"
+    assert by_name["pool_cross"].mask_in == "q"  # the output carries the query's mask
+    assert by_name["self"].attention_masks == ("w", "w", None)
+    assert by_name["residual"].mask_out == "w" and by_name["pool"].mask_in == "w"
 
 
 def test_position_embedding_drops_the_mask_so_the_add_ends_it(tmp_path: Path) -> None:
@@ -198,3 +206,25 @@ def test_global_avg_pool1d_uses_the_mask_and_ends_it(tmp_path: Path) -> None:
     assert (pool.kind, pool.mask_in, pool.mask_out) == ("global_avg_pool1d", "embedding", None)
     code = generate(write_spec(tmp_path, _spec(layers, ids=True)), "tf", tmp_path)[1]
     assert "tf.where(keep, embedding, 0.0)" in code
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "again"},
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "again", "inputs": "e"},
+    ],
+    ids=["after-a-residual", "same-input"],
+)
+def test_a_mask_into_a_second_attention_is_refused(tmp_path: Path, second: dict) -> None:
+    # Keras clears the masks of the tensors an attention reads: the residual add of its
+    # query has none at run time, and a second reader of that tensor gets none.
+    layers = [
+        {"embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True}, "name": "e"},
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "first"},
+        {"add": {}, "inputs": ["e", "first"], "name": "residual"},
+        second,
+        {"global_avg_pool1d": {}},
+    ]
+    with pytest.raises(SpecError, match="layer 'again' .* after another multi_head_attention"):
+        _graph(tmp_path, _spec(layers, ids=True))
