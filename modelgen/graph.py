@@ -69,6 +69,9 @@ class Node:
     #: carries on to the next layers; None when there is none.
     mask_in: str | None = None
     mask_out: str | None = None
+    #: multi_head_attention: the masks its query, value and key carry (Keras' ``query_mask``,
+    #: ``value_mask``, ``key_mask``; the key's only when the key is a third input).
+    attention_masks: tuple[str | None, str | None, str | None] = (None, None, None)
 
     @property
     def param_count(self) -> int:
@@ -565,16 +568,32 @@ MASK_PASSES = frozenset({"dense", "dropout", "activation", "layer_norm"})
 #: steps and ends the mask.
 MASK_USERS = frozenset({"simple_rnn", "lstm", "gru", "bidirectional", "global_avg_pool1d"})
 #: Kinds without mask support in Keras: it drops the mask there (with a warning) and so do we.
-MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d"})
+#: position_embedding, as keras_hub's, reads its input only for its shape.
+MASK_DROPS = frozenset({"flatten", "reshape", "conv1d", "conv2d", "position_embedding"})
+#: Merging layers whose values ignore the masks and whose output mask is Keras' default
+#: ``Merge.compute_mask``: the OR of the inputs' masks, or none when any input has none.
+MASK_MERGES = frozenset({"add", "subtract", "average"})
 
 
 def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
     """Follow each ``mask_zero`` embedding's padding mask through the layers, as Keras attaches
     it to tensors: set ``mask_in``/``mask_out`` on every node it reaches. A mask reaching a
-    layer that Keras would apply it in but modelgen cannot yet (batch_norm, the merging
-    layers...), or the model's output (Keras would weight the loss by it), is an
-    error. Only a layer's first input passes its mask, as in Keras."""
+    layer that Keras would apply it in but modelgen cannot yet (batch_norm, concatenate...),
+    or the model's output (Keras would weight the loss by it), is an error. Only a layer's
+    first input passes its mask, as in Keras, except in ``add``/``subtract``/``average``
+    (the mask survives only when every input carries it) and ``multi_head_attention``
+    (it reads the query's, the value's and a separate key's masks, into
+    ``attention_masks``, and its output carries the query's).
+
+    Keras 3.15's MultiHeadAttention also clears the masks of the tensors it reads while the
+    model runs, so a residual ``add`` of its query has no mask at run time, while layers that
+    take a ``mask`` argument (global_avg_pool1d, the recurrent layers) still get the one
+    recorded when the model was built: a second attention after a first one, or a tensor
+    read by two attentions, would see masks that depend on Keras' order of execution.
+    Those are refused; one masked attention per path is exact."""
     masks: dict[str, str] = {}
+    #: Layers whose mask has passed a multi_head_attention (its output or a tensor it read).
+    attended: set[str] = set()
     for node in order:
         if node.kind == "embedding" and node.params.mask_zero:
             node.mask_out = masks[node.name] = node.name
@@ -584,21 +603,56 @@ def _flow_masks(order: list[Node], outputs: list[Node], error) -> None:
             continue
         where = node.path + (node.kind,)
         hint = (
-            "put a layer that uses the mask (lstm, gru, simple_rnn, bidirectional or "
-            "global_avg_pool1d) before it, "
+            "put a layer that uses the mask (lstm, gru, simple_rnn, bidirectional, "
+            "multi_head_attention or global_avg_pool1d) before it, "
             "or drop `mask_zero` from the embedding"
         )
         if node.kind in MASK_DROPS:
+            continue
+        if node.kind == "multi_head_attention":
+            earlier = [src for src in node.inputs if src in masks and src in attended]
+            if earlier:
+                error(
+                    f"layer '{node.name}' (multi_head_attention) gets the padding mask of "
+                    f"embedding '{incoming[0]}' (mask_zero) after another "
+                    f"multi_head_attention has used it (through '{earlier[0]}'); Keras "
+                    "clears the masks of the tensors an attention reads, so what this one "
+                    "would see depends on Keras' order of execution",
+                    where,
+                    "mask only the first attention: put the mask's user (e.g. "
+                    "global_avg_pool1d) after one attention layer, or drop `mask_zero`",
+                    key=True,
+                )
+                continue
+            attended.update(src for src in node.inputs if src in masks)
+            attended.add(node.name)
+            query = masks.get(node.inputs[0])
+            value = masks.get(node.inputs[1 if len(node.inputs) > 1 else 0])
+            key = masks.get(node.inputs[2]) if len(node.inputs) > 2 else None
+            node.attention_masks = (query, value, key)
+            if query is not None:
+                node.mask_out = masks[node.name] = query
+            continue
+        if node.kind in MASK_MERGES and len(incoming) < len(node.inputs):
+            continue  # an input without a mask: Keras' merged output has none
+        if node.kind in MASK_MERGES and len(set(incoming)) == 1:
+            node.mask_out = masks[node.name] = incoming[0]  # the OR of one mask with itself
+            if any(src in attended for src in node.inputs):
+                attended.add(node.name)
             continue
         if node.kind not in MASK_PASSES | MASK_USERS or masks.get(node.inputs[0]) is None:
             error(
                 f"layer '{node.name}' ({node.kind}) gets the padding mask of embedding "
                 f"'{incoming[0]}' (mask_zero), which modelgen cannot apply there yet",
                 where,
-                hint,
+                "give its inputs the mask of one embedding, or drop `mask_zero` from all but one"
+                if node.kind in MASK_MERGES
+                else hint,
                 key=True,
             )
             continue
+        if any(src in attended for src in node.inputs):
+            attended.add(node.name)
         node.mask_in = masks[node.inputs[0]]
         keeps = node.kind in MASK_PASSES or _returns_sequences(node)
         if keeps:

@@ -2,6 +2,9 @@
 
 One input is self-attention (query = value = key); two are ``[query, value]`` (the key is the
 value); three are ``[query, value, key]``. Every input is (steps, features) per example.
+Padding masks (``mask_zero``) on the query, value and key are applied as Keras applies them:
+a query step or a key step that is padding is left out of the attention, and the output
+carries the query's mask.
 Keras builds four EinsumDense sublayers, ``query``, ``key``, ``value`` and
 ``attention_output``, whose weights are saved as ``<layer>/query/kernel`` and so on. This
 module also decides, once, every detail the two emitters print (``AttentionPlan``): the
@@ -90,9 +93,15 @@ class MultiHeadAttentionParams(LayerParams):
             return (math.prod(shape[:split]), math.prod(shape[split:]))
         return shape
 
-    def plan(self, shape_of: Callable[[str], Shape], inputs: list[str]) -> AttentionPlan:
-        """Everything the emitters print for this layer, given its input names."""
-        return _plan(self, [shape_of(name) for name in inputs])
+    def plan(
+        self,
+        shape_of: Callable[[str], Shape],
+        inputs: list[str],
+        masks: tuple[str | None, str | None, str | None] = (None, None, None),
+    ) -> AttentionPlan:
+        """Everything the emitters print for this layer, given its input names and the
+        padding masks its query, value and key carry (the names of their embeddings)."""
+        return _plan(self, [shape_of(name) for name in inputs], masks)
 
 
 def keras_add(x: tuple[int | None, ...], bias: Shape) -> tuple[str | None, bool]:
@@ -133,6 +142,20 @@ class AttentionPlan:
     #: The output projection's einsum, when Keras runs it with tf.einsum (several output
     #: axes); None when it runs as a matmul (one output axis).
     output_equation: str | None
+    #: The padding masks of the query, the value and the key (embedding names, or None).
+    masks: tuple[str | None, str | None, str | None] = (None, None, None)
+
+    @property
+    def mask_terms(self) -> list[tuple[str, str | None]]:
+        """The parts of Keras' attention mask (``_compute_attention_mask``), in its order:
+        ("query" | "value" | "key", embedding) for each padding mask, ("causal", None) last.
+        Keras ANDs them into one (batch, query steps, key steps) mask."""
+        terms: list[tuple[str, str | None]] = [
+            (role, mask)
+            for role, mask in zip(("query", "value", "key"), self.masks, strict=True)
+            if mask is not None
+        ]
+        return terms + ([("causal", None)] if self.causal else [])
 
     @property
     def scale(self) -> str:
@@ -168,7 +191,11 @@ def _sequences(inputs: list[Shape]) -> list[Shape]:
     return [query, value, key]
 
 
-def _plan(p: MultiHeadAttentionParams, inputs: list[Shape]) -> AttentionPlan:
+def _plan(
+    p: MultiHeadAttentionParams,
+    inputs: list[Shape],
+    masks: tuple[str | None, str | None, str | None] = (None, None, None),
+) -> AttentionPlan:
     query, value, key = _sequences(inputs)
     heads, kd, vd = p.num_heads, p.key_dim, p.value_size
     out = p.out_features(query)
@@ -192,6 +219,7 @@ def _plan(p: MultiHeadAttentionParams, inputs: list[Shape]) -> AttentionPlan:
         dot_product=p.dropout == 0,
         causal=p.use_causal_mask,
         output_equation=None if len(out) == 1 else f"abcd,cd{letters}->ab{letters}",
+        masks=masks,
     )
 
 

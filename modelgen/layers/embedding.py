@@ -13,10 +13,11 @@ class EmbeddingParams(LayerParams):
     output_dim: Size = Field(description="length of each id's vector")
     mask_zero: bool = Field(
         False,
-        description="treat id 0 as padding: recurrent layers after it skip those steps and "
-        "global_avg_pool1d leaves them out of its mean (the "
-        "mask passes through dense, dropout, activation and layer_norm; flatten, reshape and "
-        "convolutions drop it, as in Keras)",
+        description="treat id 0 as padding: recurrent layers after it skip those steps, "
+        "multi_head_attention leaves them out of the attention and global_avg_pool1d out of "
+        "its mean (the mask passes through dense, dropout, activation, layer_norm and "
+        "attention, and add/subtract/average when every input has it; flatten, reshape, "
+        "convolutions and position_embedding drop it, as in Keras)",
     )
 
 

@@ -80,17 +80,88 @@ def test_flatten_drops_the_mask_as_keras_does(tmp_path: Path) -> None:
     assert all(n.mask_in is None for n in graph.nodes)
 
 
-def test_a_mask_into_a_merge_layer_is_refused(tmp_path: Path) -> None:
+def _two_embeddings(second_masked: bool, merge: str = "add") -> dict[str, Any]:
     spec = _spec([], ids=True)
     spec["model"]["layers"] = [
         {"embedding": {"input_dim": 9, "output_dim": 3, "mask_zero": True}, "name": "e1"},
-        {"embedding": {"input_dim": 9, "output_dim": 3}, "name": "e2", "inputs": "x"},
-        {"add": {}, "inputs": ["e1", "e2"]},
+        {
+            "embedding": {"input_dim": 9, "output_dim": 3, "mask_zero": second_masked},
+            "name": "e2",
+            "inputs": "x",
+        },
+        {merge: {}, "inputs": ["e1", "e2"]},
         {"lstm": {"units": 2}},
         {"dense": {"units": 3}},
     ]
+    return spec
+
+
+def test_a_merge_with_an_unmasked_input_ends_the_mask_as_keras_does(tmp_path: Path) -> None:
+    by_name = {n.name: n for n in _graph(tmp_path, _two_embeddings(False)).nodes}
+    assert by_name["add"].mask_out is None and by_name["lstm"].mask_in is None
+
+
+def test_two_different_masks_into_a_merge_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="layer 'add' .* padding mask of embedding 'e1'"):
-        _graph(tmp_path, spec)
+        _graph(tmp_path, _two_embeddings(True))
+
+
+def test_a_mask_into_concatenate_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="layer 'concatenate' .* padding mask of embedding"):
+        _graph(tmp_path, _two_embeddings(False, "concatenate"))
+
+
+def test_attention_reads_the_query_and_value_masks_and_passes_the_querys(
+    tmp_path: Path,
+) -> None:
+    spec = _spec([], ids=True)
+    spec["model"]["inputs"]["s"] = {"shape": [4], "dtype": "int32"}
+    spec["model"]["layers"] = [
+        {
+            "embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True},
+            "name": "q",
+            "inputs": "x",
+        },
+        {
+            "embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True},
+            "name": "v",
+            "inputs": "s",
+        },
+        {
+            "multi_head_attention": {"num_heads": 1, "key_dim": 2},
+            "name": "cross",
+            "inputs": ["q", "v"],
+        },
+        {"global_avg_pool1d": {}, "name": "pool_cross"},
+        {
+            "embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True},
+            "name": "w",
+            "inputs": "s",
+        },
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "self"},
+        {"add": {}, "inputs": ["w", "self"], "name": "residual"},
+        {"global_avg_pool1d": {}, "name": "pool"},
+        {"add": {}, "inputs": ["pool_cross", "pool"]},
+        {"dense": {"units": 3}},
+    ]
+    by_name = {n.name: n for n in _graph(tmp_path, spec).nodes}
+    assert by_name["cross"].attention_masks == ("q", "v", None)
+    assert by_name["pool_cross"].mask_in == "q"  # the output carries the query's mask
+    assert by_name["self"].attention_masks == ("w", "w", None)
+    assert by_name["residual"].mask_out == "w" and by_name["pool"].mask_in == "w"
+
+
+def test_position_embedding_drops_the_mask_so_the_add_ends_it(tmp_path: Path) -> None:
+    layers = [
+        {"embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True}, "name": "tokens"},
+        {"position_embedding": {}, "name": "positions"},
+        {"add": {}, "inputs": ["tokens", "positions"], "name": "embedded"},
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "attend"},
+        {"global_avg_pool1d": {}},
+    ]
+    by_name = {n.name: n for n in _graph(tmp_path, _spec(layers, ids=True)).nodes}
+    assert by_name["embedded"].mask_out is None
+    assert by_name["attend"].attention_masks == (None, None, None)
 
 
 RECURRENT = [
@@ -135,3 +206,25 @@ def test_global_avg_pool1d_uses_the_mask_and_ends_it(tmp_path: Path) -> None:
     assert (pool.kind, pool.mask_in, pool.mask_out) == ("global_avg_pool1d", "embedding", None)
     code = generate(write_spec(tmp_path, _spec(layers, ids=True)), "tf", tmp_path)[1]
     assert "tf.where(keep, embedding, 0.0)" in code
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "again"},
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "again", "inputs": "e"},
+    ],
+    ids=["after-a-residual", "same-input"],
+)
+def test_a_mask_into_a_second_attention_is_refused(tmp_path: Path, second: dict) -> None:
+    # Keras clears the masks of the tensors an attention reads: the residual add of its
+    # query has none at run time, and a second reader of that tensor gets none.
+    layers = [
+        {"embedding": {"input_dim": 9, "output_dim": 4, "mask_zero": True}, "name": "e"},
+        {"multi_head_attention": {"num_heads": 1, "key_dim": 2}, "name": "first"},
+        {"add": {}, "inputs": ["e", "first"], "name": "residual"},
+        second,
+        {"global_avg_pool1d": {}},
+    ]
+    with pytest.raises(SpecError, match="layer 'again' .* after another multi_head_attention"):
+        _graph(tmp_path, _spec(layers, ids=True))
