@@ -80,7 +80,8 @@ def main() -> None:
         names=np.asarray(LANGUAGES),
     )
     print(
-        f"{OUT.name}: {len(texts)} texts ({len(texts) // len(LANGUAGES)} messages x {len(LANGUAGES)} languages)"
+        f"{OUT.name}: {len(texts)} texts "
+        f"({len(texts) // len(LANGUAGES)} messages x {len(LANGUAGES)} languages)"
     )
 
 
